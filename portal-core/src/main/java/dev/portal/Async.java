@@ -1,0 +1,121 @@
+package dev.portal;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+import dev.portal.internal.TimerQueue;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Building blocks for async code on an event loop: sleeping, yielding, adopting foreign stages and
+ * naming the current task. Every method here is loop-thread only and every stage it returns is a
+ * checkpoint (see {@link CancelScope}).
+ */
+public final class Async {
+
+    private Async() {
+    }
+
+    /**
+     * A stage that completes after {@code delay} (AnyIO's {@code sleep}). Cancellation completes
+     * it at once with {@link CancelledException} and frees its timer.
+     *
+     * @throws IllegalArgumentException if {@code delay} is negative
+     */
+    public static CompletionStage<Void> sleep(Duration delay) {
+        CancelScope.requireTimeout(delay, "delay");
+        EventLoop loop = EventLoop.requireCurrent("Async.sleep");
+        SleepPromise promise = new SleepPromise(loop);
+        if (!promise.arm()) {
+            return promise;
+        }
+        long nanos = CancelScope.saturatedNanos(delay);
+        if (nanos == 0) {
+            loop.executeLocal(() -> promise.settle(null, null));
+        } else {
+            promise.timer = loop.timers().schedule(CancelScope.saturatedAdd(System.nanoTime(), nanos),
+                    () -> promise.settle(null, null));
+        }
+        return promise;
+    }
+
+    /**
+     * Yields to the loop and fails with {@link CancelledException} if the current scope is
+     * cancelled (AnyIO's {@code checkpoint}). Other ready callbacks run before it completes.
+     */
+    public static CompletionStage<Void> checkpoint() {
+        return sleep(Duration.ZERO);
+    }
+
+    /**
+     * Brings a foreign stage onto the loop: the returned stage completes on the loop thread, in the
+     * current task and scope, with the foreign stage's outcome. It is a checkpoint: if the scope is
+     * cancelled first, it fails with {@link CancelledException} and, when the foreign stage is a
+     * {@link CompletableFuture}, cancels it too.
+     */
+    public static <T> CompletionStage<T> await(CompletionStage<T> stage) {
+        Objects.requireNonNull(stage, "stage must not be null");
+        EventLoop loop = EventLoop.requireCurrent("Async.await");
+        AwaitPromise<T> promise = new AwaitPromise<>(loop, stage);
+        if (!promise.arm()) {
+            return promise;
+        }
+        stage.whenComplete((value, error) -> {
+            if (loop.inEventLoop()) {
+                promise.settle(value, CancelScope.unwrap(error));
+            } else {
+                promise.settleSoon(value, CancelScope.unwrap(error));
+            }
+        });
+        return promise;
+    }
+
+    /** The current task (AnyIO's {@code get_current_task}). */
+    public static TaskInfo currentTask() {
+        EventLoop loop = EventLoop.requireCurrent("Async.currentTask()");
+        LoopTask task = loop.currentTask;
+        if (task == null) {
+            throw new IllegalStateException("Async.currentTask() was called in a callback that runs outside any task "
+                    + "(submitted with EventLoop.execute)");
+        }
+        return task.info();
+    }
+
+    private static final class SleepPromise extends LoopPromise<Void> {
+        TimerQueue.@Nullable Timer timer;
+
+        SleepPromise(EventLoop loop) {
+            super(loop, loop.currentTask, loop.currentScope);
+        }
+
+        @Override
+        boolean onCancelled(CancelledException e) {
+            TimerQueue.Timer t = timer;
+            if (t != null) {
+                loop.timers().cancel(t);
+                timer = null;
+            }
+            return true;
+        }
+    }
+
+    private static final class AwaitPromise<T> extends LoopPromise<T> {
+        private final CompletionStage<T> foreign;
+
+        AwaitPromise(EventLoop loop, CompletionStage<T> foreign) {
+            super(loop, loop.currentTask, loop.currentScope);
+            this.foreign = foreign;
+        }
+
+        @Override
+        boolean onCancelled(CancelledException e) {
+            if (foreign instanceof CompletableFuture && !(foreign instanceof LoopStage)) {
+                ((CompletableFuture<T>) foreign).cancel(false);
+            }
+            return true;
+        }
+    }
+}

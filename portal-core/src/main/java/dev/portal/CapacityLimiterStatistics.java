@@ -1,0 +1,26 @@
+package dev.portal;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * An immutable snapshot of a {@link CapacityLimiter} (AnyIO's {@code CapacityLimiterStatistics},
+ * plus wait-time counters).
+ *
+ * @param totalTokens the current total
+ * @param borrowedTokens tokens held now (may exceed the total right after it was lowered)
+ * @param availableTokens {@code totalTokens - borrowedTokens}; negative while over-subscribed
+ * @param tasksWaiting acquirers queued for a token
+ * @param borrowers who holds the tokens: tasks, {@link ToThread#runSync} calls, or the objects given
+ *        to {@link CapacityLimiter#acquireOnBehalfOf}
+ * @param acquisitions tokens granted since the limiter was made
+ * @param waitedAcquisitions grants that had to queue first
+ * @param totalWaitTime time spent queued, summed over all granted waiters
+ */
+public record CapacityLimiterStatistics(int totalTokens, int borrowedTokens, int availableTokens, int tasksWaiting,
+        List<Object> borrowers, long acquisitions, long waitedAcquisitions, Duration totalWaitTime) {
+
+    public CapacityLimiterStatistics {
+        borrowers = List.copyOf(borrowers);
+    }
+}

@@ -1,0 +1,752 @@
+package dev.portal;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+
+import io.micrometer.context.ContextSnapshot;
+
+import dev.portal.internal.ThreadContext;
+import dev.portal.internal.TimerQueue;
+import dev.portal.internal.WorkerPool;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A managed event loop: one thread that runs async code, with a task queue fed from any thread,
+ * timers, a per-loop default {@link CapacityLimiter} of 40 tokens and a pool of worker threads for
+ * {@link ToThread#runSync}. AnyIO's {@code anyio.run}.
+ *
+ * <pre>{@code
+ * // run a loop on this thread until main's stage completes (anyio.run)
+ * String body = EventLoop.run(() -> ToThread.runSync(() -> Files.readString(path)));
+ *
+ * // or keep a loop running on its own thread
+ * try (EventLoop loop = EventLoop.builder().name("portal-loop").start()) { ... }
+ * }</pre>
+ *
+ * <p><b>Threads.</b> {@link #execute}, {@link #inEventLoop()}, {@link #statistics()},
+ * {@link #tasks()}, {@link #measureLag()}, {@link #shutdown()} and {@link #close()} may be called
+ * from any thread. A loop with nothing to do parks its thread and uses no CPU.
+ *
+ * <p><b>Stopping.</b> {@link #shutdown()} (or {@link #close()}, which also waits) cancels the loop's
+ * root cancel scope, so every task is cancelled at its next checkpoint; the loop keeps running
+ * until every task has finished or the {@linkplain Builder#shutdownTimeout shutdown timeout} has
+ * passed. Callbacks submitted afterwards are rejected with {@link RejectedExecutionException};
+ * callbacks that raced with the stop either run or hear of the rejection, never vanish. Idle
+ * workers exit with the loop; workers still running an abandoned call exit when it returns.
+ *
+ * <p><b>Memory consistency.</b> Actions in a thread before {@link #execute} happen-before the
+ * callback runs on the loop.
+ */
+public final class EventLoop implements Executor, AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(EventLoop.class.getName());
+    private static final ThreadLocal<EventLoop> CURRENT = new ThreadLocal<>();
+    private static final AtomicInteger LOOP_IDS = new AtomicInteger();
+    private static final int NEW = 0;
+    private static final int RUNNING = 1;
+    private static final int STOPPING = 2;
+    private static final int TERMINATED = 3;
+    private static final int EXTERNAL_BATCH = 1024;
+
+    private static final VarHandle SLEEPING;
+    private static final VarHandle TICKS;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            SLEEPING = lookup.findVarHandle(EventLoop.class, "sleeping", int.class);
+            TICKS = lookup.findVarHandle(EventLoop.class, "ticks", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final String name;
+    private final Builder config;
+    private final ConcurrentLinkedQueue<Runnable> external = new ConcurrentLinkedQueue<>();
+    private final ArrayDeque<Runnable> local = new ArrayDeque<>();
+    private final TimerQueue timers = new TimerQueue();
+    private final Set<LoopTask> liveTasks = ConcurrentHashMap.newKeySet();
+    private final CompletableFuture<Void> terminated = new CompletableFuture<>();
+    final CancelScope rootScope = CancelScope.root();
+    final WorkerPool workers;
+    final CapacityLimiter defaultLimiter;
+    final OffloadCounters offloads = new OffloadCounters();
+
+    private volatile @Nullable Thread thread;
+    private volatile int state = NEW;
+    private volatile int sleeping;
+    private volatile boolean stopRequested;
+    private long stopDeadline;
+    @SuppressWarnings("unused") // written with TICKS
+    private long ticks;
+
+    // Loop-thread context of the running callback.
+    @Nullable LoopTask currentTask;
+    CancelScope currentScope;
+
+    // Observability, written by the loop thread, read anywhere.
+    private final LongAdder callbackFailures = new LongAdder();
+    private volatile long lastTimerLagNanos;
+    private volatile long maxTimerLagNanos;
+    final BlockedLoopDetector.Probe blockedProbe;
+
+    private EventLoop(Builder config) {
+        this.config = config;
+        this.name = config.name != null ? config.name : "portal-loop-" + LOOP_IDS.incrementAndGet();
+        this.rootScope.bindRoot(this);
+        this.currentScope = rootScope;
+        this.defaultLimiter = new CapacityLimiter(config.defaultThreadLimit);
+        this.workers = new WorkerPool(config.workerNamePrefix != null ? config.workerNamePrefix : name + "-worker-",
+                config.workerIdleTimeout, config.virtualWorkers, this::reportUncaught);
+        this.blockedProbe = new BlockedLoopDetector.Probe(this, config.blockedLoopThreshold, config.listener);
+    }
+
+    /** A builder for a loop with non-default settings. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Runs an event loop on the calling thread until {@code main}'s stage completes, then stops
+     * the loop and returns the value, or throws the exception, that the stage completed with (the
+     * same object, not wrapped). AnyIO's {@code anyio.run(main)}.
+     *
+     * @throws IllegalStateException if the calling thread already runs an event loop
+     */
+    public static <T> @Nullable T run(AsyncCallable<T> main) throws Exception {
+        return builder().run(main);
+    }
+
+    /** Starts an event loop with default settings on a new thread named {@code portal-loop-N}. */
+    public static EventLoop start() {
+        return builder().start();
+    }
+
+    /** The event loop whose thread is the calling thread, or null. */
+    public static @Nullable EventLoop current() {
+        return CURRENT.get();
+    }
+
+    static EventLoop requireCurrent(String what) {
+        EventLoop loop = CURRENT.get();
+        if (loop == null) {
+            throw new IllegalStateException(what + " must be called from async code on an event loop thread (current "
+                    + "thread: " + Thread.currentThread().getName() + "). Run it inside EventLoop.run(...), a task, or "
+                    + "a BlockingPortal call; from a worker thread use FromThread.run(...)");
+        }
+        return loop;
+    }
+
+    static void requireLoop(EventLoop loop, String what) {
+        if (!loop.inEventLoop()) {
+            throw new IllegalStateException(what + " must be called on the thread of event loop " + loop.name
+                    + " (current thread: " + Thread.currentThread().getName() + ")");
+        }
+    }
+
+    /** Whether the calling thread is this loop's thread. */
+    public boolean inEventLoop() {
+        return thread == Thread.currentThread() && state != TERMINATED;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** This loop's default limiter for {@link ToThread#runSync} (40 tokens unless configured). */
+    public CapacityLimiter defaultThreadLimiter() {
+        return defaultLimiter;
+    }
+
+    /** Whether the loop has stopped and its thread has finished with it. */
+    public boolean isTerminated() {
+        return state == TERMINATED;
+    }
+
+    /** Whether {@link #shutdown()} was called or the loop's main function completed. */
+    public boolean isShutdown() {
+        return stopRequested || state >= STOPPING;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Submitting work
+
+    /**
+     * Runs {@code command} on the loop thread. From the loop thread itself it runs after the
+     * current callback, in the same task and cancel scope; from other threads outside any task.
+     *
+     * @throws RejectedExecutionException if the loop has stopped
+     */
+    @Override
+    public void execute(Runnable command) {
+        Objects.requireNonNull(command, "command must not be null");
+        if (inEventLoop()) {
+            LoopTask task = currentTask;
+            CancelScope scope = currentScope;
+            if (task == null && scope == rootScope) {
+                local.add(command);
+            } else {
+                local.add(() -> runIn(task, scope, command));
+            }
+            return;
+        }
+        executeExternal(command);
+    }
+
+    /** Schedules on the loop: the local queue from the loop thread, the external queue otherwise. */
+    void executeSoon(Runnable command) {
+        if (inEventLoop()) {
+            local.add(command);
+        } else {
+            executeExternal(command);
+        }
+    }
+
+    /** Loop thread only: runs after the current callback, without touching the context. */
+    void executeLocal(Runnable command) {
+        local.add(command);
+    }
+
+    private void executeExternal(Runnable command) {
+        if (state == TERMINATED) {
+            throw rejection();
+        }
+        external.offer(command);
+        if (state == TERMINATED && external.remove(command)) {
+            throw rejection();
+        }
+        wakeup();
+    }
+
+    private RejectedExecutionException rejection() {
+        return new RejectedExecutionException("event loop " + name + " is stopped; it accepts no more work");
+    }
+
+    private void wakeup() {
+        if (sleeping == 1 && SLEEPING.compareAndSet(this, 1, 0)) {
+            Thread t = thread;
+            if (t != null) {
+                LockSupport.unpark(t);
+            }
+        }
+    }
+
+    TimerQueue timers() {
+        return timers;
+    }
+
+    void runIn(@Nullable LoopTask task, CancelScope scope, Runnable command) {
+        LoopTask prevTask = currentTask;
+        CancelScope prevScope = currentScope;
+        ContextSnapshot.Scope threadLocals = null;
+        if (task != prevTask && task != null) {
+            threadLocals = ThreadContext.apply(task.threadLocals);
+        }
+        currentTask = task;
+        currentScope = scope;
+        try {
+            command.run();
+        } finally {
+            currentTask = prevTask;
+            currentScope = prevScope;
+            ThreadContext.restore(threadLocals);
+        }
+    }
+
+    /**
+     * Starts {@code fn} as a new task in {@code scope}; the returned stage completes in the
+     * spawner's context. Loop thread only.
+     */
+    <T> LoopPromise<T> spawn(LoopTask task, CancelScope scope, AsyncCallable<T> fn,
+            @Nullable LoopTask spawnerTask, CancelScope spawnerScope) {
+        LoopPromise<T> result = new LoopPromise<>(this, spawnerTask, spawnerScope);
+        liveTasks.add(task);
+        CompletionStage<T>[] stage = newStageHolder();
+        runIn(task, scope, () -> stage[0] = callSafely(fn));
+        stage[0].whenComplete((value, error) -> {
+            if (inEventLoop()) {
+                liveTasks.remove(task);
+                result.settle(value, error);
+            } else {
+                executeSoon(() -> {
+                    liveTasks.remove(task);
+                    result.settle(value, error);
+                });
+            }
+        });
+        return result;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> CompletionStage<T>[] newStageHolder() {
+        return (CompletionStage<T>[]) new CompletionStage<?>[1];
+    }
+
+    static <T> CompletionStage<T> callSafely(AsyncCallable<T> fn) {
+        try {
+            CompletionStage<T> stage = fn.call();
+            if (stage == null) {
+                return LoopStage.failedFuture(new NullPointerException("async function " + fn
+                        + " returned null instead of a CompletionStage"));
+            }
+            return stage;
+        } catch (Throwable t) {
+            return LoopStage.failedFuture(t);
+        }
+    }
+
+    void taskStarted(LoopTask task) {
+        liveTasks.add(task);
+    }
+
+    void taskEnded(LoopTask task) {
+        liveTasks.remove(task);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Running
+
+    private <T> @Nullable T runHere(AsyncCallable<T> main) throws Exception {
+        Objects.requireNonNull(main, "main must not be null");
+        EventLoop running = CURRENT.get();
+        if (running != null) {
+            throw new IllegalStateException("EventLoop.run cannot be called on an event loop thread (" + running.name
+                    + " runs on " + Thread.currentThread().getName() + "); from async code just return the stage "
+                    + "instead of running a nested loop");
+        }
+        thread = Thread.currentThread();
+        state = RUNNING;
+        CURRENT.set(this);
+        LoopPromise<T> result;
+        try {
+            blockedProbe.register();
+            LoopTask mainTask = new LoopTask("main", ContextHolder.currentLocals(), ThreadContext.capture());
+            result = spawn(mainTask, rootScope, main, null, rootScope);
+            result.whenComplete((v, e) -> requestStop());
+            runLoop();
+        } finally {
+            CURRENT.remove();
+        }
+        if (!result.isDone()) {
+            throw new IllegalStateException("event loop " + name + " stopped before main completed");
+        }
+        try {
+            return result.join();
+        } catch (CompletionException e) {
+            throw rethrow(e.getCause() != null ? e.getCause() : e);
+        } catch (java.util.concurrent.CancellationException e) {
+            throw e;
+        }
+    }
+
+    static Exception rethrow(Throwable t) {
+        if (t instanceof Error) {
+            throw (Error) t;
+        }
+        if (t instanceof Exception) {
+            return (Exception) t;
+        }
+        return new IllegalStateException(t);
+    }
+
+    private EventLoop startThread() {
+        Thread t = new Thread(() -> {
+            CURRENT.set(this);
+            try {
+                runLoop();
+            } finally {
+                CURRENT.remove();
+            }
+        }, name);
+        t.setDaemon(config.daemon);
+        thread = t;
+        state = RUNNING;
+        blockedProbe.register();
+        t.start();
+        return this;
+    }
+
+    private void runLoop() {
+        try {
+            while (true) {
+                boolean worked = runOnce();
+                if (stopRequested && state == RUNNING) {
+                    beginStop();
+                    continue;
+                }
+                if (state == STOPPING && (liveTasks.isEmpty() || System.nanoTime() - stopDeadline > 0)) {
+                    if (local.isEmpty()) {
+                        break;
+                    }
+                    continue;
+                }
+                if (!worked) {
+                    park();
+                }
+            }
+        } finally {
+            terminate();
+        }
+    }
+
+    private boolean runOnce() {
+        boolean worked = false;
+        long now = System.nanoTime();
+        TimerQueue.Timer timer;
+        while ((timer = timers.pollDue(now)) != null) {
+            long lag = now - timer.deadlineNanos();
+            lastTimerLagNanos = lag;
+            if (lag > maxTimerLagNanos) {
+                maxTimerLagNanos = lag;
+            }
+            runCallback(timers.actionOf(timer));
+            worked = true;
+        }
+        Runnable r;
+        int budget = EXTERNAL_BATCH;
+        while (budget-- > 0 && (r = external.poll()) != null) {
+            runCallback(r);
+            worked = true;
+        }
+        int n = local.size();
+        while (n-- > 0 && (r = local.poll()) != null) {
+            runCallback(r);
+            worked = true;
+        }
+        return worked;
+    }
+
+    private void runCallback(Runnable r) {
+        TICKS.setOpaque(this, (long) TICKS.getOpaque(this) + 1);
+        try {
+            r.run();
+        } catch (Throwable t) {
+            reportUncaught(t);
+        } finally {
+            currentTask = null;
+            currentScope = rootScope;
+        }
+    }
+
+    void reportUncaught(Throwable t) {
+        callbackFailures.increment();
+        EventLoopListener listener = config.listener;
+        if (listener != null) {
+            try {
+                listener.onUncaughtException(this, t);
+                return;
+            } catch (Throwable ignored) {
+                // fall through to the log
+            }
+        }
+        LOG.log(System.Logger.Level.ERROR, "Uncaught exception in a callback on event loop " + name, t);
+    }
+
+    private void park() {
+        if (!local.isEmpty()) {
+            return;
+        }
+        TimerQueue.Timer next = timers.peek();
+        sleeping = 1;
+        if (!external.isEmpty() || (stopRequested && state == RUNNING)) {
+            sleeping = 0;
+            return;
+        }
+        if (next == null) {
+            LockSupport.park(this);
+        } else {
+            long wait = next.deadlineNanos() - System.nanoTime();
+            if (wait > 0) {
+                LockSupport.parkNanos(this, wait);
+            }
+        }
+        sleeping = 0;
+    }
+
+    boolean isSleeping() {
+        return sleeping == 1;
+    }
+
+    long ticks() {
+        return (long) TICKS.getOpaque(this);
+    }
+
+    @Nullable Thread thread() {
+        return thread;
+    }
+
+    private void requestStop() {
+        stopRequested = true;
+        wakeup();
+    }
+
+    private void beginStop() {
+        state = STOPPING;
+        stopDeadline = System.nanoTime() + CancelScope.saturatedNanos(config.shutdownTimeout);
+        rootScope.cancelAll();
+    }
+
+    private void terminate() {
+        if (!liveTasks.isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, "Event loop " + name + " stopped after its shutdown timeout of "
+                    + config.shutdownTimeout + " with tasks still running; they will never complete: " + tasks());
+        }
+        state = TERMINATED;
+        // Callbacks that raced with the stop: reject the ones that can hear of it, run the rest.
+        Runnable r;
+        RejectedExecutionException stopped = rejection();
+        while ((r = external.poll()) != null || (r = local.poll()) != null) {
+            if (r instanceof LoopRejectable) {
+                try {
+                    ((LoopRejectable) r).rejected(stopped);
+                } catch (Throwable t) {
+                    reportUncaught(t);
+                }
+            } else {
+                try {
+                    r.run();
+                } catch (Throwable t) {
+                    reportUncaught(t);
+                }
+            }
+        }
+        blockedProbe.unregister();
+        workers.shutdown();
+        try {
+            workers.awaitTermination(Duration.ofSeconds(1));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        terminated.complete(null);
+    }
+
+    /** Asks the loop to stop: every task is cancelled and the loop exits once they have finished. */
+    public void shutdown() {
+        if (state == NEW) {
+            throw new IllegalStateException("event loop " + name + " was never started");
+        }
+        requestStop();
+    }
+
+    /**
+     * Waits for the loop to terminate.
+     *
+     * @return whether it terminated within the timeout
+     * @throws InterruptedException if interrupted while waiting (the flag is cleared)
+     */
+    public boolean awaitTermination(Duration timeout) throws InterruptedException {
+        CancelScope.requireTimeout(timeout, "timeout");
+        if (inEventLoop()) {
+            throw new IllegalStateException("awaitTermination cannot be called on the loop's own thread ("
+                    + name + "): it would wait for itself");
+        }
+        try {
+            terminated.get(CancelScope.saturatedNanos(timeout), TimeUnit.NANOSECONDS);
+            return true;
+        } catch (java.util.concurrent.TimeoutException e) {
+            return false;
+        } catch (java.util.concurrent.ExecutionException e) {
+            return true;
+        }
+    }
+
+    /** A stage that completes once the loop has terminated. */
+    public CompletionStage<Void> terminationFuture() {
+        return terminated.copy();
+    }
+
+    /**
+     * Stops the loop and waits for it (up to its shutdown timeout plus a second). From the loop's
+     * own thread it only requests the stop. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (state == NEW || state == TERMINATED) {
+            return;
+        }
+        requestStop();
+        if (inEventLoop()) {
+            return;
+        }
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    awaitTermination(config.shutdownTimeout.plusSeconds(1));
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Observability
+
+    /** An immutable snapshot of the loop's state and counters. Any thread; no locks on the loop. */
+    public EventLoopStatistics statistics() {
+        return new EventLoopStatistics(name, state == RUNNING, state == TERMINATED, liveTasks.size(),
+                (long) TICKS.getOpaque(this), callbackFailures.sum(), Duration.ofNanos(Math.max(0, lastTimerLagNanos)),
+                Duration.ofNanos(Math.max(0, maxTimerLagNanos)), blockedProbe.blockedEvents(),
+                blockedProbe.longestBlock(), new WorkerPoolStatistics(workers.liveThreads(), workers.idleThreads(),
+                        offloads.runningNow(), offloads.abandonedRunning(), workers.createdThreads(),
+                        workers.retiredThreads(), workers.isVirtual()),
+                offloads.snapshot(), defaultLimiter.statistics());
+    }
+
+    /** The tasks running on this loop, oldest first, with names and ages. Any thread. */
+    public List<TaskInfo> tasks() {
+        List<TaskInfo> infos = new ArrayList<>();
+        for (LoopTask t : liveTasks) {
+            infos.add(t.info());
+        }
+        infos.sort(Comparator.comparing(TaskInfo::startedAt).thenComparingLong(TaskInfo::id));
+        return infos;
+    }
+
+    /**
+     * Measures the loop's scheduling lag now: the time a callback submitted from another thread
+     * waits before it runs. Any thread other than the loop's.
+     */
+    public CompletableFuture<Duration> measureLag() {
+        CompletableFuture<Duration> lag = new CompletableFuture<>();
+        long submitted = System.nanoTime();
+        executeExternal(() -> lag.complete(Duration.ofNanos(System.nanoTime() - submitted)));
+        return lag;
+    }
+
+    @Override
+    public String toString() {
+        String s = state == NEW ? "new" : state == RUNNING ? "running" : state == STOPPING ? "stopping" : "terminated";
+        return "EventLoop[" + name + ", " + s + ", " + liveTasks.size() + " tasks, " + timers.size() + " timers]";
+    }
+
+    // ---------------------------------------------------------------------------------------------
+
+    /**
+     * Settings for a new event loop. Every setter validates its argument at once, naming the
+     * setting and the value it was given.
+     */
+    public static final class Builder {
+
+        private @Nullable String name;
+        private int defaultThreadLimit = 40;
+        private Duration workerIdleTimeout = Duration.ofSeconds(10);
+        private boolean virtualWorkers;
+        private @Nullable String workerNamePrefix;
+        private Duration blockedLoopThreshold = Duration.ofSeconds(2);
+        private Duration shutdownTimeout = Duration.ofSeconds(30);
+        private boolean daemon;
+        private @Nullable EventLoopListener listener;
+
+        private Builder() {
+        }
+
+        /** The loop thread's name (default {@code portal-loop-N}); workers are named after it. */
+        public Builder name(String name) {
+            Objects.requireNonNull(name, "name must not be null");
+            if (name.isBlank()) {
+                throw new IllegalArgumentException("name must not be blank (was \"" + name + "\")");
+            }
+            this.name = name;
+            return this;
+        }
+
+        /** Total tokens of the loop's default limiter for {@link ToThread#runSync} (default 40, >= 0). */
+        public Builder defaultThreadLimit(int tokens) {
+            CapacityLimiter.requireTotal(tokens, "defaultThreadLimit");
+            this.defaultThreadLimit = tokens;
+            return this;
+        }
+
+        /** How long an idle worker thread waits for work before it exits (default 10 s, > 0). */
+        public Builder workerIdleTimeout(Duration timeout) {
+            CancelScope.requireTimeout(timeout, "workerIdleTimeout");
+            if (timeout.isZero()) {
+                throw new IllegalArgumentException("workerIdleTimeout must be > 0 (was PT0S)");
+            }
+            this.workerIdleTimeout = timeout;
+            return this;
+        }
+
+        /** Run offloaded calls on virtual threads (JDK 21+); still bounded by the limiters. */
+        public Builder virtualWorkers(boolean virtualWorkers) {
+            if (virtualWorkers && !dev.portal.internal.VirtualThreads.available()) {
+                throw new UnsupportedOperationException("virtualWorkers(true) needs JDK 21 or newer (running "
+                        + Runtime.version() + ")");
+            }
+            this.virtualWorkers = virtualWorkers;
+            return this;
+        }
+
+        /** Prefix of worker thread names (default: the loop's name plus {@code -worker-}). */
+        public Builder workerNamePrefix(String prefix) {
+            Objects.requireNonNull(prefix, "workerNamePrefix must not be null");
+            this.workerNamePrefix = prefix;
+            return this;
+        }
+
+        /**
+         * Report the loop as blocked when one callback has run this long (default 2 s); zero turns
+         * the blocked-loop detector off.
+         */
+        public Builder blockedLoopThreshold(Duration threshold) {
+            this.blockedLoopThreshold = CancelScope.requireTimeout(threshold, "blockedLoopThreshold");
+            return this;
+        }
+
+        /** How long a stopping loop waits for its cancelled tasks to finish (default 30 s). */
+        public Builder shutdownTimeout(Duration timeout) {
+            this.shutdownTimeout = CancelScope.requireTimeout(timeout, "shutdownTimeout");
+            return this;
+        }
+
+        /** Whether the loop thread started by {@link #start()} is a daemon thread (default false). */
+        public Builder daemon(boolean daemon) {
+            this.daemon = daemon;
+            return this;
+        }
+
+        /** Receives blocked-loop reports and uncaught callback exceptions. */
+        public Builder listener(EventLoopListener listener) {
+            this.listener = Objects.requireNonNull(listener, "listener must not be null");
+            return this;
+        }
+
+        /** Runs a loop with these settings on the calling thread; see {@link EventLoop#run}. */
+        public <T> @Nullable T run(AsyncCallable<T> main) throws Exception {
+            Objects.requireNonNull(main, "main must not be null");
+            return new EventLoop(this).runHere(main);
+        }
+
+        /** Starts a loop with these settings on a new thread. */
+        public EventLoop start() {
+            return new EventLoop(this).startThread();
+        }
+    }
+}

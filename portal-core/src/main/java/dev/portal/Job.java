@@ -1,0 +1,268 @@
+package dev.portal;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.Callable;
+import java.util.concurrent.RejectedExecutionException;
+
+import io.micrometer.context.ContextSnapshot;
+
+import dev.portal.internal.ThreadContext;
+import dev.portal.internal.Worker;
+import dev.portal.internal.WorkerJob;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One {@link ToThread#runSync} call. Its state machine decides every race between the caller's
+ * cancellation (loop thread), the limiter's grant (any thread) and the worker:
+ *
+ * <pre>
+ * WAITING --grant--> STARTING --worker--> RUNNING --fn returns--> DONE
+ *    |                  |                    |
+ *    +--cancel--> CANCELLED <--cancel--------+ (ABANDON/INTERRUPT before start)
+ *                                            +--INTERRUPT cancel--> INTERRUPTING --> INTERRUPTED --> DONE
+ * </pre>
+ *
+ * The token is released on the loop once the function has really returned, whatever the caller did.
+ */
+final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopRejectable {
+
+    static final int WAITING = 0;
+    static final int STARTING = 1;
+    static final int RUNNING = 2;
+    static final int INTERRUPTING = 3;
+    static final int INTERRUPTED = 4;
+    static final int DONE = 5;
+    static final int CANCELLED = 6;
+
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(Job.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    final EventLoop loop;
+    final Callable<T> fn;
+    final CancelMode mode;
+    final CapacityLimiter limiter;
+    final @Nullable String name;
+    final CancelScope hostScope;
+    final @Nullable LoopTask hostTask;
+    final @Nullable ContextSnapshot threadLocals;
+    final OffloadPromise promise;
+    final long enqueuedNanos = System.nanoTime();
+    /** Task-local values seen by the function; starts as the host task's, never written back. */
+    volatile Locals locals;
+
+    private volatile int state = WAITING;
+    volatile boolean abandoned;
+    private volatile @Nullable Thread runner;
+    private boolean ran;
+    private boolean countedAbandonedRunning;
+    private @Nullable T result;
+    private @Nullable Throwable error;
+
+    Job(EventLoop loop, Callable<T> fn, RunSyncOptions options, CapacityLimiter limiter) {
+        this.loop = loop;
+        this.fn = fn;
+        this.mode = options.cancelMode();
+        this.limiter = limiter;
+        this.name = options.name();
+        this.hostScope = loop.currentScope;
+        this.hostTask = loop.currentTask;
+        this.locals = hostTask != null ? hostTask.locals : Locals.EMPTY;
+        this.threadLocals = ThreadContext.capture();
+        this.promise = new OffloadPromise();
+    }
+
+    // ---- limiter waiter ----
+
+    @Override
+    public Object borrower() {
+        return this;
+    }
+
+    @Override
+    public long enqueuedNanos() {
+        return enqueuedNanos;
+    }
+
+    /** Called by the limiter (any thread) once a token is reserved for this call. */
+    @Override
+    public boolean grant() {
+        if (!STATE.compareAndSet(this, WAITING, STARTING)) {
+            return false;
+        }
+        dispatch();
+        return true;
+    }
+
+    /** Token in hand: hand the function to a worker. */
+    void dispatch() {
+        try {
+            loop.workers.dispatch(this);
+        } catch (RuntimeException | Error e) {
+            // The pool is shut down (the loop is stopping): the function never runs.
+            state = CANCELLED;
+            error = e;
+            postCompletion();
+        }
+    }
+
+    // ---- worker side ----
+
+    @Override
+    public void runOnWorker(Worker worker) {
+        runner = Thread.currentThread();
+        if (!STATE.compareAndSet(this, STARTING, RUNNING)) {
+            worker.release();
+            postCompletion();
+            return;
+        }
+        ran = true;
+        loop.offloads.started.increment();
+        loop.offloads.running.increment();
+        worker.setCurrentJob(this);
+        ContextSnapshot.Scope restore = ThreadContext.apply(threadLocals);
+        try {
+            result = fn.call();
+        } catch (Throwable t) {
+            error = t;
+        } finally {
+            ThreadContext.restore(restore);
+            worker.setCurrentJob(null);
+            finishRunning();
+        }
+        worker.release();
+        postCompletion();
+    }
+
+    private void finishRunning() {
+        if (!STATE.compareAndSet(this, RUNNING, DONE)) {
+            while (state == INTERRUPTING) {
+                Thread.onSpinWait();
+            }
+            state = DONE;
+        }
+        // Clear an interrupt aimed at this call, so the pooled thread's next job starts clean.
+        Thread.interrupted();
+        runner = null;
+    }
+
+    private void postCompletion() {
+        try {
+            loop.execute(this);
+        } catch (RejectedExecutionException stopped) {
+            rejected(stopped);
+        }
+    }
+
+    // ---- loop side ----
+
+    /** The function returned (or never ran): free the token, then report to the caller. */
+    @Override
+    public void run() {
+        limiter.releaseOnBehalfOf(this);
+        OffloadCounters c = loop.offloads;
+        if (ran) {
+            c.running.decrement();
+            if (countedAbandonedRunning) {
+                c.abandonedRunning.decrement();
+            }
+            if (error == null) {
+                c.succeeded.increment();
+            } else {
+                c.failed.increment();
+            }
+        }
+        promise.settle(result, error);
+    }
+
+    @Override
+    public void rejected(RejectedExecutionException e) {
+        try {
+            limiter.releaseOnBehalfOf(this);
+        } finally {
+            if (ran) {
+                loop.offloads.running.decrement();
+                if (countedAbandonedRunning) {
+                    loop.offloads.abandonedRunning.decrement();
+                }
+            }
+            promise.rejectedBy(ran && error == null, result, error != null ? error : e);
+        }
+    }
+
+    /** The caller's scope was cancelled. Returns whether the caller stops waiting. Loop thread. */
+    boolean cancelled() {
+        OffloadCounters c = loop.offloads;
+        if (STATE.compareAndSet(this, WAITING, CANCELLED)) {
+            limiter.removeWaiter(this);
+            c.cancelledBeforeStart.increment();
+            return true;
+        }
+        if (mode == CancelMode.SHIELD) {
+            c.shielded.increment();
+            return false;
+        }
+        if (STATE.compareAndSet(this, STARTING, CANCELLED)) {
+            // Token held, worker not yet running it: the worker will skip it and free the token.
+            c.cancelledBeforeStart.increment();
+            return true;
+        }
+        abandoned = true;
+        if (ran && state != DONE) {
+            countedAbandonedRunning = true;
+            c.abandonedRunning.increment();
+        }
+        if (mode == CancelMode.INTERRUPT) {
+            c.interrupted.increment();
+            if (STATE.compareAndSet(this, RUNNING, INTERRUPTING)) {
+                try {
+                    Thread t = runner;
+                    if (t != null) {
+                        t.interrupt();
+                    }
+                } finally {
+                    state = INTERRUPTED;
+                }
+            }
+        } else {
+            c.abandoned.increment();
+        }
+        return true;
+    }
+
+    @Override
+    public String toString() {
+        return "ToThread.runSync[" + (name != null ? name : fn.getClass().getName()) + "]";
+    }
+
+    /** The caller's view of the call: cancellable while queued, then as the mode says. */
+    final class OffloadPromise extends LoopPromise<T> {
+
+        OffloadPromise() {
+            super(Job.this.loop, Job.this.loop.currentTask, Job.this.loop.currentScope);
+        }
+
+        @Override
+        boolean onCancelled(CancelledException e) {
+            return cancelled();
+        }
+
+        void rejectedBy(boolean succeeded, @Nullable T value, Throwable failure) {
+            if (isPending()) {
+                if (succeeded) {
+                    complete(value);
+                } else {
+                    completeExceptionally(failure);
+                }
+            }
+        }
+    }
+}
