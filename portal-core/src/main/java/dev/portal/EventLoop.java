@@ -531,9 +531,14 @@ public final class EventLoop implements Executor, AutoCloseable {
             }
         }
         blockedProbe.unregister();
-        workers.shutdown();
+        // Idle workers exit now and are joined; a worker still running an abandoned call exits
+        // when the call returns (it is a daemon thread, and the loop does not wait for it).
+        List<Thread> exiting = workers.shutdown();
         try {
-            workers.awaitTermination(Duration.ofSeconds(1));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            for (Thread t : exiting) {
+                TimeUnit.NANOSECONDS.timedJoin(t, Math.max(1, deadline - System.nanoTime()));
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
