@@ -108,6 +108,7 @@ public final class BlockingPortal implements AutoCloseable {
         CompletableFuture<Void> ready = new CompletableFuture<>();
         try {
             loop.execute(() -> {
+                loop.onShutdown(() -> portal.stopOnLoop(true));
                 LoopTask task = new LoopTask("portal", Locals.EMPTY, null);
                 loop.spawn(task, loop.rootScope, () -> portal.scope.run(() -> {
                     ready.complete(null);
@@ -133,6 +134,7 @@ public final class BlockingPortal implements AutoCloseable {
         Objects.requireNonNull(body, "body must not be null");
         EventLoop loop = EventLoop.requireCurrent("BlockingPortal.open");
         BlockingPortal portal = new BlockingPortal(loop, false);
+        loop.onShutdown(() -> portal.stopOnLoop(true));
         @SuppressWarnings("unchecked")
         CompletionStage<T> result = (CompletionStage<T>) portal.scope.run(() -> {
             LoopPromise<T> out = LoopPromise.here(loop);
