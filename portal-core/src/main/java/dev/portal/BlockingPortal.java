@@ -397,7 +397,7 @@ public final class BlockingPortal implements AutoCloseable {
         for (LoopTask t : tasks) {
             infos.add(t.info());
         }
-        infos.sort(Comparator.comparing(TaskInfo::startedAt).thenComparingLong(TaskInfo::id));
+        infos.sort(Comparator.comparing(TaskInfo::age).reversed().thenComparingLong(TaskInfo::id));
         return infos;
     }
 

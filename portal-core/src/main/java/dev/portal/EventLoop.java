@@ -648,7 +648,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         for (LoopTask t : liveTasks) {
             infos.add(t.info());
         }
-        infos.sort(Comparator.comparing(TaskInfo::startedAt).thenComparingLong(TaskInfo::id));
+        infos.sort(Comparator.comparing(TaskInfo::age).reversed().thenComparingLong(TaskInfo::id));
         return infos;
     }
 
