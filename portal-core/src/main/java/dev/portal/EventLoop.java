@@ -87,6 +87,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     private final TimerQueue timers = new TimerQueue();
     private final Set<LoopTask> liveTasks = ConcurrentHashMap.newKeySet();
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
+    private final List<Runnable> shutdownHooks = new ArrayList<>();
     final CancelScope rootScope = CancelScope.root();
     final WorkerPool workers;
     final CapacityLimiter defaultLimiter;
@@ -472,10 +473,14 @@ public final class EventLoop implements Executor, AutoCloseable {
             sleeping = 0;
             return;
         }
-        if (next == null) {
+        long until = next != null ? next.deadlineNanos() : Long.MAX_VALUE;
+        if (state == STOPPING && stopDeadline - until < 0) {
+            until = stopDeadline;
+        }
+        if (until == Long.MAX_VALUE) {
             LockSupport.park(this);
         } else {
-            long wait = next.deadlineNanos() - System.nanoTime();
+            long wait = until - System.nanoTime();
             if (wait > 0) {
                 LockSupport.parkNanos(this, wait);
             }
@@ -502,8 +507,21 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private void beginStop() {
         state = STOPPING;
-        stopDeadline = System.nanoTime() + CancelScope.saturatedNanos(config.shutdownTimeout);
+        stopDeadline = CancelScope.saturatedAdd(System.nanoTime(), CancelScope.saturatedNanos(config.shutdownTimeout));
+        for (Runnable hook : List.copyOf(shutdownHooks)) {
+            runCallback(hook);
+        }
+        shutdownHooks.clear();
         rootScope.cancelAll();
+    }
+
+    /** Runs {@code hook} on the loop thread when the loop starts stopping (now, if it has). Loop only. */
+    void onShutdown(Runnable hook) {
+        if (state >= STOPPING) {
+            executeLocal(hook);
+        } else {
+            shutdownHooks.add(hook);
+        }
     }
 
     private void terminate() {
@@ -630,7 +648,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         for (LoopTask t : liveTasks) {
             infos.add(t.info());
         }
-        infos.sort(Comparator.comparing(TaskInfo::startedAt).thenComparingLong(TaskInfo::id));
+        infos.sort(Comparator.comparing(TaskInfo::age).reversed().thenComparingLong(TaskInfo::id));
         return infos;
     }
 
