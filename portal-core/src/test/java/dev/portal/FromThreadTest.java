@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -372,6 +373,16 @@ class FromThreadTest {
         assertThat(throughBothHops(inWorker, () -> FromThread.run(() -> CompletableFuture.failedFuture(checked))))
                 .isSameAs(checked);
         assertThat(inWorker).containsExactly(failedStage, thrownAtOnce, checked);
+    }
+
+    @Test
+    void aCancellationFromRunPassesThroughBothHopsAsTheSameObject() {
+        CancellationException cancelled = new CancellationException("the loop side gave up");
+        List<Throwable> inWorker = new ArrayList<>();
+
+        assertThat(throughBothHops(inWorker, () -> FromThread.run(() -> CompletableFuture.failedFuture(cancelled))))
+                .isSameAs(cancelled);
+        assertThat(inWorker).containsExactly(cancelled);
     }
 
     @Test
