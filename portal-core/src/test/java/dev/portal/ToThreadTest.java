@@ -173,7 +173,7 @@ class ToThreadTest {
                         started.set();
                         return null;
                     });
-                    Thread.sleep(200);
+                    Thread.sleep(400);
                     finished.add("thread");
                     return null;
                 }, mode).whenComplete((v, e) -> finished.add("task")));
