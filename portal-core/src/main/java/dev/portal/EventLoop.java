@@ -260,7 +260,8 @@ public final class EventLoop implements Executor, AutoCloseable {
         LoopTask prevTask = currentTask;
         CancelScope prevScope = currentScope;
         ContextSnapshot.Scope threadLocals = null;
-        if (task != prevTask && task != null) {
+        boolean switched = task != prevTask && task != null;
+        if (switched) {
             threadLocals = ThreadContext.apply(task.threadLocals);
         }
         currentTask = task;
@@ -268,6 +269,10 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             command.run();
         } finally {
+            if (switched && threadLocals != null) {
+                // Keep what the callback put in the MDC (or other ThreadLocals) for the task's next callback.
+                task.threadLocals = ThreadContext.capture();
+            }
             currentTask = prevTask;
             currentScope = prevScope;
             ThreadContext.restore(threadLocals);
@@ -335,13 +340,15 @@ public final class EventLoop implements Executor, AutoCloseable {
                     + " runs on " + Thread.currentThread().getName() + "); from async code just return the stage "
                     + "instead of running a nested loop");
         }
+        // The caller's task-locals, read before this thread becomes a loop thread (which has none).
+        Locals callerLocals = ContextHolder.currentLocals();
         thread = Thread.currentThread();
         state = RUNNING;
         CURRENT.set(this);
         LoopPromise<T> result;
         try {
             blockedProbe.register();
-            LoopTask mainTask = new LoopTask("main", ContextHolder.currentLocals(), ThreadContext.capture());
+            LoopTask mainTask = new LoopTask("main", callerLocals, ThreadContext.capture());
             result = spawn(mainTask, rootScope, main, null, rootScope);
             result.whenComplete((v, e) -> requestStop());
             runLoop();
