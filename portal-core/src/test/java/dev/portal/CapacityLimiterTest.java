@@ -888,6 +888,7 @@ class CapacityLimiterTest {
             assertThat(s.tasksWaiting()).as(s.toString()).isZero();
             assertThat(s.acquisitions()).isEqualTo(externalAcquisitions.get() + loopAcquisitions.get());
             assertThat(loopAcquisitions.get()).isEqualTo(expectedLoopAcquisitions);
+            assertThat(externalAcquisitions.get()).as("external threads took tokens too").isPositive();
         }
     }
 
