@@ -141,7 +141,7 @@ class CancelScopeTest {
             }
 
             try {
-                CompletableFuture.allOf(outcomes.toArray(new CompletableFuture<?>[0])).get(10, TimeUnit.SECONDS);
+                CompletableFuture.allOf(outcomes.toArray(new CompletableFuture<?>[0])).get(5, TimeUnit.SECONDS);
             } catch (TimeoutException lost) {
                 long lostCount = outcomes.stream().filter(o -> !o.isDone()).count();
                 List<String> stuck = new ArrayList<>();
