@@ -669,6 +669,83 @@ class CapacityLimiterTest {
     }
 
     /**
+     * AnyIO #947 in lock step: another thread's release grants the token to a waiter at the very
+     * moment the loop cancels it. Whichever wins, the token must reach the next waiter. The window
+     * is a few instructions wide, so the threads meet for up to 20,000 limiters or 4 seconds.
+     */
+    @Test
+    void aWaiterCancelledAsAnotherThreadGrantsItHandsTheTokenOn() throws Exception {
+        int attempts = 20_000;
+        long budget = System.nanoTime() + TimeUnit.SECONDS.toNanos(4);
+        CapacityLimiter[] limiters = new CapacityLimiter[attempts];
+        CancelScope[] scopes = new CancelScope[attempts];
+        List<CompletableFuture<Void>> nexts = new ArrayList<>();
+        for (int i = 0; i < attempts; i++) {
+            limiters[i] = new CapacityLimiter(1);
+            limiters[i].acquireOnBehalfOfNowait("holder");
+            scopes[i] = CancelScope.create();
+            nexts.add(new CompletableFuture<>());
+        }
+        AtomicInteger ready = new AtomicInteger(-1);
+        AtomicInteger cancelling = new AtomicInteger(-1);
+        AtomicInteger stopAt = new AtomicInteger(attempts);
+        CompletableFuture<Integer> cancelled = new CompletableFuture<>();
+        int raced = 0;
+        try (EventLoop loop = EventLoop.start()) {
+            loop.execute(() -> {
+                int i = 0;
+                try {
+                    for (; i < stopAt.get(); i++) {
+                        CapacityLimiter limiter = limiters[i];
+                        scopes[i].run(() -> limiter.acquireOnBehalfOf("first")
+                                .thenRun(() -> limiter.releaseOnBehalfOf("first")));
+                        limiter.acquireOnBehalfOf("next").whenComplete(complete(nexts.get(i)));
+                        if (!spinUntil(ready, i, stopAt)) {
+                            break;
+                        }
+                        cancelling.set(i);
+                        scopes[i].cancel();
+                    }
+                    cancelled.complete(i);
+                } catch (Throwable t) {
+                    cancelled.completeExceptionally(t);
+                }
+            });
+            for (; raced < attempts && System.nanoTime() - budget < 0; raced++) {
+                ready.set(raced);
+                if (!spinUntil(cancelling, raced, stopAt)) {
+                    break;
+                }
+                limiters[raced].releaseOnBehalfOf("holder");
+            }
+            stopAt.set(raced);
+            int cancelledCount = cancelled.get(10, TimeUnit.SECONDS);
+            for (int i = raced; i < cancelledCount; i++) {
+                limiters[i].releaseOnBehalfOf("holder");
+            }
+            List<CompletableFuture<Void>> used = nexts.subList(0, raced);
+
+            try {
+                CompletableFuture.allOf(used.toArray(new CompletableFuture<?>[0])).get(5, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException lost) {
+                List<String> stuck = new ArrayList<>();
+                for (int i = 0; i < raced && stuck.size() < 5; i++) {
+                    if (!nexts.get(i).isDone()) {
+                        stuck.add(i + ": " + limiters[i]);
+                    }
+                }
+                long lostCount = used.stream().filter(f -> !f.isDone()).count();
+                throw new AssertionError(lostCount + " of " + raced + " limiters lost the token of a waiter "
+                        + "cancelled as it was granted; the next waiter never got it (first 5): " + stuck);
+            }
+            for (int i = 0; i < raced; i++) {
+                assertThat(limiters[i].statistics().borrowers()).as("limiter %d", i).containsExactly("next");
+            }
+        }
+        assertThat(raced).as("rounds raced").isGreaterThan(500);
+    }
+
+    /**
      * AnyIO PR #1223: raising the total while the limiter is over-subscribed must grant only the
      * tokens that are really free, never {@code new - old} of them.
      */
@@ -930,6 +1007,35 @@ class CapacityLimiterTest {
         } catch (Exception e) {
             return CompletableFuture.failedFuture(e);
         }
+    }
+
+    private static <T> java.util.function.BiConsumer<T, Throwable> complete(CompletableFuture<T> target) {
+        return (v, e) -> {
+            if (e != null) {
+                target.completeExceptionally(e);
+            } else {
+                target.complete(v);
+            }
+        };
+    }
+
+    /** Spins until {@code counter} reaches {@code value}; false if the race was stopped first. */
+    private static boolean spinUntil(AtomicInteger counter, int value, AtomicInteger stopAt) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (int n = 0; counter.get() < value; n++) {
+            if (stopAt.get() <= value) {
+                return false;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("the other side did not arrive within 10 s");
+            }
+            if (n < 10_000) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield();
+            }
+        }
+        return true;
     }
 
     private static void await(CountDownLatch latch) {
