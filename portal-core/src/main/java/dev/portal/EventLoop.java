@@ -87,6 +87,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     private final TimerQueue timers = new TimerQueue();
     private final Set<LoopTask> liveTasks = ConcurrentHashMap.newKeySet();
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
+    private final List<Runnable> shutdownHooks = new ArrayList<>();
     final CancelScope rootScope = CancelScope.root();
     final WorkerPool workers;
     final CapacityLimiter defaultLimiter;
@@ -350,13 +351,38 @@ public final class EventLoop implements Executor, AutoCloseable {
         if (!result.isDone()) {
             throw new IllegalStateException("event loop " + name + " stopped before main completed");
         }
-        try {
-            return result.join();
-        } catch (CompletionException e) {
-            throw rethrow(e.getCause() != null ? e.getCause() : e);
-        } catch (java.util.concurrent.CancellationException e) {
-            throw e;
+        return outcomeOf(result);
+    }
+
+    /**
+     * The value of a completed future, or the very exception it completed with. {@code get()} and
+     * {@code join()} wrap failures, and since JDK 23 they wrap cancellations in a new
+     * {@code CancellationException} too, so the original is read back with {@code handle}.
+     */
+    static <T> @Nullable T outcomeOf(CompletableFuture<T> done) throws Exception {
+        Throwable failure = done.handle((v, x) -> x).join();
+        if (failure == null) {
+            return done.getNow(null);
         }
+        while (failure instanceof CompletionException && failure.getCause() != null) {
+            failure = failure.getCause();
+        }
+        throw rethrow(failure);
+    }
+
+    /**
+     * Blocks until {@code future} completes, then returns its value or throws the very exception it
+     * completed with.
+     *
+     * @throws InterruptedException if interrupted while waiting (the flag is cleared)
+     */
+    static <T> @Nullable T await(CompletableFuture<T> future) throws Exception {
+        try {
+            future.get();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
+            // fall through: read the original outcome
+        }
+        return outcomeOf(future);
     }
 
     static Exception rethrow(Throwable t) {
@@ -472,10 +498,14 @@ public final class EventLoop implements Executor, AutoCloseable {
             sleeping = 0;
             return;
         }
-        if (next == null) {
+        long until = next != null ? next.deadlineNanos() : Long.MAX_VALUE;
+        if (state == STOPPING && stopDeadline - until < 0) {
+            until = stopDeadline;
+        }
+        if (until == Long.MAX_VALUE) {
             LockSupport.park(this);
         } else {
-            long wait = next.deadlineNanos() - System.nanoTime();
+            long wait = until - System.nanoTime();
             if (wait > 0) {
                 LockSupport.parkNanos(this, wait);
             }
@@ -502,8 +532,21 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private void beginStop() {
         state = STOPPING;
-        stopDeadline = System.nanoTime() + CancelScope.saturatedNanos(config.shutdownTimeout);
+        stopDeadline = CancelScope.saturatedAdd(System.nanoTime(), CancelScope.saturatedNanos(config.shutdownTimeout));
+        for (Runnable hook : List.copyOf(shutdownHooks)) {
+            runCallback(hook);
+        }
+        shutdownHooks.clear();
         rootScope.cancelAll();
+    }
+
+    /** Runs {@code hook} on the loop thread when the loop starts stopping (now, if it has). Loop only. */
+    void onShutdown(Runnable hook) {
+        if (state >= STOPPING) {
+            executeLocal(hook);
+        } else {
+            shutdownHooks.add(hook);
+        }
     }
 
     private void terminate() {
@@ -531,9 +574,14 @@ public final class EventLoop implements Executor, AutoCloseable {
             }
         }
         blockedProbe.unregister();
-        workers.shutdown();
+        // Idle workers exit now and are joined; a worker still running an abandoned call exits
+        // when the call returns (it is a daemon thread, and the loop does not wait for it).
+        List<Thread> exiting = workers.shutdown();
         try {
-            workers.awaitTermination(Duration.ofSeconds(1));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            for (Thread t : exiting) {
+                TimeUnit.NANOSECONDS.timedJoin(t, Math.max(1, deadline - System.nanoTime()));
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -625,7 +673,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         for (LoopTask t : liveTasks) {
             infos.add(t.info());
         }
-        infos.sort(Comparator.comparing(TaskInfo::startedAt).thenComparingLong(TaskInfo::id));
+        infos.sort(Comparator.comparing(TaskInfo::age).reversed().thenComparingLong(TaskInfo::id));
         return infos;
     }
 

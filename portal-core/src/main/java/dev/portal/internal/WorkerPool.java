@@ -100,15 +100,24 @@ public final class WorkerPool {
         return shutdown;
     }
 
-    /** Makes idle workers exit now and busy ones exit after their current job. */
-    public void shutdown() {
+    /**
+     * Makes idle workers exit now and busy ones exit after their current job. Returns the threads
+     * of the workers that were idle, which exit promptly and may be joined.
+     */
+    public List<Thread> shutdown() {
         shutdown = true;
+        List<Thread> exiting = new ArrayList<>();
         for (Worker w : idle) {
             if (w.retireIfIdle()) {
                 idle.remove(w);
+                Thread t = w.thread;
+                if (t != null) {
+                    exiting.add(t);
+                }
             }
             LockSupport2.unpark(w);
         }
+        return exiting;
     }
 
     /** Waits up to the timeout for every worker thread to exit; returns whether all did. */
