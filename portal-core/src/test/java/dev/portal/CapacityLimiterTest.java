@@ -887,7 +887,7 @@ class CapacityLimiterTest {
     }
 
     // ---------------------------------------------------------------------------------------------
-    // Helpers
+    // Support code
 
     /** Loop tasks acquiring and releasing while external threads take tokens on behalf of others. */
     private static final class Stress {
