@@ -795,9 +795,12 @@ class EventLoopTest {
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch running = new CountDownLatch(1);
 
-        EventLoop.builder().name("abandoning-loop").run(() -> CancelScope.moveOnAfter(Duration.ofMillis(50), () ->
+        CancelScope caller = CancelScope.create();
+
+        EventLoop.builder().name("abandoning-loop").run(() -> caller.run(() ->
                 ToThread.runSync(() -> {
                     running.countDown();
+                    caller.cancel();
                     return release.await(WAIT.toSeconds(), TimeUnit.SECONDS);
                 }, CancelMode.ABANDON)));
         assertThat(running.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();

@@ -162,8 +162,11 @@ class WorkingWithThreadsExamplesTest {
             CountDownLatch threadFinished = new CountDownLatch(1);
             long start = System.nanoTime();
 
-            Object result = EventLoop.run(() -> CancelScope.moveOnAfter(Duration.ofMillis(50), () ->
+            CancelScope caller = CancelScope.create();
+
+            Object result = EventLoop.run(() -> caller.run(() ->
                     ToThread.runSync(() -> {
+                        caller.cancel();   // the caller is cancelled while the function runs
                         Thread.sleep(1_000);
                         lastActive.add("thread");
                         threadFinished.countDown();
@@ -193,8 +196,11 @@ class WorkingWithThreadsExamplesTest {
             AtomicReference<Throwable> callerOutcome = new AtomicReference<>();
             long start = System.nanoTime();
 
-            Object result = EventLoop.run(() -> CancelScope.moveOnAfter(Duration.ofMillis(50), () ->
+            CancelScope caller = CancelScope.create();
+
+            Object result = EventLoop.run(() -> caller.run(() ->
                     ToThread.runSync(() -> {
+                        caller.cancel();   // the caller is cancelled while the function runs
                         try {
                             Thread.sleep(10_000);
                             return "slept";
