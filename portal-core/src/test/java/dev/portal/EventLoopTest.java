@@ -250,15 +250,19 @@ class EventLoopTest {
     void timersFireInDeadlineOrder() throws Exception {
         List<Integer> delays = new ArrayList<>();
         for (int i = 1; i <= 20; i++) {
-            delays.add(i * 10);
+            delays.add(100 + i * 10);
         }
         Collections.shuffle(delays, new java.util.Random(42));
         List<Integer> fired = new ArrayList<>();
 
         EventLoop.run(() -> {
+            // Every deadline is origin + delay, however long the loop thread takes to schedule them all.
+            long origin = System.nanoTime();
             List<CompletableFuture<Void>> sleeps = new ArrayList<>();
             for (int delay : delays) {
-                sleeps.add(Async.sleep(Duration.ofMillis(delay)).thenRun(() -> fired.add(delay)).toCompletableFuture());
+                Duration untilDeadline = Duration.ofMillis(delay).minusNanos(System.nanoTime() - origin);
+                sleeps.add(Async.sleep(untilDeadline.isNegative() ? Duration.ZERO : untilDeadline)
+                        .thenRun(() -> fired.add(delay)).toCompletableFuture());
             }
             return CompletableFuture.allOf(sleeps.toArray(new CompletableFuture<?>[0]));
         });
@@ -456,7 +460,7 @@ class EventLoopTest {
     @Test
     void theBlockedLoopDetectorReportsACallbackThatBlocksWithTheLoopThreadsStack() throws Exception {
         List<BlockedLoopEvent> events = new CopyOnWriteArrayList<>();
-        EventLoop loop = started(EventLoop.builder().name("blocked-loop").blockedLoopThreshold(Duration.ofMillis(100))
+        EventLoop loop = started(EventLoop.builder().name("blocked-loop").blockedLoopThreshold(Duration.ofMillis(200))
                 .listener(new EventLoopListener() {
                     @Override
                     public void onBlockedLoop(BlockedLoopEvent event) {
@@ -466,33 +470,39 @@ class EventLoopTest {
         CountDownLatch unblocked = new CountDownLatch(1);
 
         loop.execute(() -> {
-            holdTheLoopThread(Duration.ofMillis(600));
+            holdTheLoopThread(Duration.ofMillis(1_000));
             unblocked.countDown();
         });
 
         await().atMost(WAIT).until(() -> !events.isEmpty());
         assertThat(unblocked.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
         onLoop(loop, () -> null);
-        BlockedLoopEvent event = events.get(0);
-        assertThat(events).as("one report per stall").hasSize(1);
+        // A loop thread starved of CPU on a busy machine may be reported too; this stall is reported once.
+        List<BlockedLoopEvent> inTheBlockingCallback = events.stream()
+                .filter(e -> e.stackTrace().stream().anyMatch(EventLoopTest::isHoldTheLoopThread))
+                .collect(Collectors.toList());
+        assertThat(inTheBlockingCallback).as("one report per stall").hasSize(1);
+        BlockedLoopEvent event = inTheBlockingCallback.get(0);
         assertThat(event.loopName()).isEqualTo("blocked-loop");
         assertThat(event.threadName()).isEqualTo("blocked-loop");
-        assertThat(event.threshold()).isEqualTo(Duration.ofMillis(100));
-        assertThat(event.blockedFor()).isGreaterThanOrEqualTo(Duration.ofMillis(100));
-        assertThat(event.stackTrace()).anySatisfy(frame -> {
-            assertThat(frame.getClassName()).isEqualTo(EventLoopTest.class.getName());
-            assertThat(frame.getMethodName()).isEqualTo("holdTheLoopThread");
-        });
+        assertThat(event.threshold()).isEqualTo(Duration.ofMillis(200));
+        assertThat(event.blockedFor()).isGreaterThanOrEqualTo(Duration.ofMillis(200));
         assertThat(event.asThrowable().getStackTrace()).hasSameSizeAs(event.stackTrace().toArray());
         assertThat(event.toString()).contains("blocked-loop").contains("ToThread.runSync");
-        assertThat(loop.statistics().blockedEvents()).isEqualTo(1);
-        assertThat(loop.statistics().longestBlock()).isGreaterThanOrEqualTo(Duration.ofMillis(100));
+        EventLoopStatistics stats = loop.statistics();
+        assertThat(stats.blockedEvents()).as("counted as reported").isEqualTo(events.size());
+        assertThat(stats.longestBlock()).isGreaterThanOrEqualTo(Duration.ofMillis(200));
+    }
+
+    private static boolean isHoldTheLoopThread(StackTraceElement frame) {
+        return frame.getClassName().equals(EventLoopTest.class.getName())
+                && frame.getMethodName().equals("holdTheLoopThread");
     }
 
     @Test
     void anIdleLoopIsNotReportedAsBlocked() throws Exception {
         List<BlockedLoopEvent> events = new CopyOnWriteArrayList<>();
-        EventLoop loop = started(EventLoop.builder().name("idle-watched-loop").blockedLoopThreshold(Duration.ofMillis(50))
+        EventLoop loop = started(EventLoop.builder().name("idle-watched-loop").blockedLoopThreshold(Duration.ofMillis(200))
                 .listener(new EventLoopListener() {
                     @Override
                     public void onBlockedLoop(BlockedLoopEvent event) {
@@ -501,7 +511,8 @@ class EventLoopTest {
                 }));
         onLoop(loop, () -> null);
 
-        await().during(Duration.ofMillis(500)).atMost(WAIT).until(events::isEmpty);
+        // Parked for five times the threshold.
+        await().during(Duration.ofMillis(1_000)).atMost(WAIT).until(events::isEmpty);
 
         assertThat(loop.statistics().blockedEvents()).isZero();
     }
@@ -567,8 +578,8 @@ class EventLoopTest {
 
         loop.shutdown();
 
-        assertThat(loop.awaitTermination(Duration.ofSeconds(5)))
-                .as("terminated within 5 s of a stop with a 300 ms shutdown timeout").isTrue();
+        assertThat(loop.awaitTermination(Duration.ofSeconds(3)))
+                .as("terminated within 3 s of a stop with a 300 ms shutdown timeout").isTrue();
         assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isGreaterThanOrEqualTo(250);
     }
 
