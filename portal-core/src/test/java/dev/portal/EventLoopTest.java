@@ -144,6 +144,17 @@ class EventLoopTest {
     }
 
     @Test
+    void closeReturnsOnlyAfterTheLoopThreadHasEndedEvenWhenTerminationCallbacksRunOnIt() throws Exception {
+        EventLoop loop = started("slow-to-end-loop");
+        Thread loopThread = onLoop(loop, Thread::currentThread);
+        loop.terminationFuture().thenRun(() -> holdTheLoopThread(Duration.ofMillis(300)));
+
+        loop.close();
+
+        assertThat(loopThread.isAlive()).as("close() returns after the loop thread has ended").isFalse();
+    }
+
+    @Test
     void inEventLoopIsTrueOnlyOnTheLoopsOwnThread() throws Exception {
         EventLoop loop = started("in-loop");
         EventLoop other = started("other-loop");
