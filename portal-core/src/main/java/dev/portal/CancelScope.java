@@ -223,8 +223,10 @@ public final class CancelScope {
      */
     public void cancel() {
         cancelCalled = true;
+        // run() publishes the loop before it reads cancelCalled, so either it sees the flag or we
+        // see the loop; the loop thread then decides on its own state.
         EventLoop l = loop;
-        if (l == null || state == NEW) {
+        if (l == null) {
             return;
         }
         if (l.inEventLoop()) {

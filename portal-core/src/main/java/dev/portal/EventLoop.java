@@ -87,6 +87,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     private final TimerQueue timers = new TimerQueue();
     private final Set<LoopTask> liveTasks = ConcurrentHashMap.newKeySet();
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
+    private final List<Runnable> shutdownHooks = new ArrayList<>();
     final CancelScope rootScope = CancelScope.root();
     final WorkerPool workers;
     final CapacityLimiter defaultLimiter;
@@ -259,7 +260,8 @@ public final class EventLoop implements Executor, AutoCloseable {
         LoopTask prevTask = currentTask;
         CancelScope prevScope = currentScope;
         ContextSnapshot.Scope threadLocals = null;
-        if (task != prevTask && task != null) {
+        boolean switched = task != prevTask && task != null;
+        if (switched) {
             threadLocals = ThreadContext.apply(task.threadLocals);
         }
         currentTask = task;
@@ -267,6 +269,10 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             command.run();
         } finally {
+            if (switched && threadLocals != null) {
+                // Keep what the callback put in the MDC (or other ThreadLocals) for the task's next callback.
+                task.threadLocals = ThreadContext.capture();
+            }
             currentTask = prevTask;
             currentScope = prevScope;
             ThreadContext.restore(threadLocals);
@@ -334,13 +340,15 @@ public final class EventLoop implements Executor, AutoCloseable {
                     + " runs on " + Thread.currentThread().getName() + "); from async code just return the stage "
                     + "instead of running a nested loop");
         }
+        // The caller's task-locals, read before this thread becomes a loop thread (which has none).
+        Locals callerLocals = ContextHolder.currentLocals();
         thread = Thread.currentThread();
         state = RUNNING;
         CURRENT.set(this);
         LoopPromise<T> result;
         try {
             blockedProbe.register();
-            LoopTask mainTask = new LoopTask("main", ContextHolder.currentLocals(), ThreadContext.capture());
+            LoopTask mainTask = new LoopTask("main", callerLocals, ThreadContext.capture());
             result = spawn(mainTask, rootScope, main, null, rootScope);
             result.whenComplete((v, e) -> requestStop());
             runLoop();
@@ -350,13 +358,38 @@ public final class EventLoop implements Executor, AutoCloseable {
         if (!result.isDone()) {
             throw new IllegalStateException("event loop " + name + " stopped before main completed");
         }
-        try {
-            return result.join();
-        } catch (CompletionException e) {
-            throw rethrow(e.getCause() != null ? e.getCause() : e);
-        } catch (java.util.concurrent.CancellationException e) {
-            throw e;
+        return outcomeOf(result);
+    }
+
+    /**
+     * The value of a completed future, or the very exception it completed with. {@code get()} and
+     * {@code join()} wrap failures, and since JDK 23 they wrap cancellations in a new
+     * {@code CancellationException} too, so the original is read back with {@code handle}.
+     */
+    static <T> @Nullable T outcomeOf(CompletableFuture<T> done) throws Exception {
+        Throwable failure = done.handle((v, x) -> x).join();
+        if (failure == null) {
+            return done.getNow(null);
         }
+        while (failure instanceof CompletionException && failure.getCause() != null) {
+            failure = failure.getCause();
+        }
+        throw rethrow(failure);
+    }
+
+    /**
+     * Blocks until {@code future} completes, then returns its value or throws the very exception it
+     * completed with.
+     *
+     * @throws InterruptedException if interrupted while waiting (the flag is cleared)
+     */
+    static <T> @Nullable T await(CompletableFuture<T> future) throws Exception {
+        try {
+            future.get();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
+            // fall through: read the original outcome
+        }
+        return outcomeOf(future);
     }
 
     static Exception rethrow(Throwable t) {
@@ -472,10 +505,14 @@ public final class EventLoop implements Executor, AutoCloseable {
             sleeping = 0;
             return;
         }
-        if (next == null) {
+        long until = next != null ? next.deadlineNanos() : Long.MAX_VALUE;
+        if (state == STOPPING && stopDeadline - until < 0) {
+            until = stopDeadline;
+        }
+        if (until == Long.MAX_VALUE) {
             LockSupport.park(this);
         } else {
-            long wait = next.deadlineNanos() - System.nanoTime();
+            long wait = until - System.nanoTime();
             if (wait > 0) {
                 LockSupport.parkNanos(this, wait);
             }
@@ -502,8 +539,21 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private void beginStop() {
         state = STOPPING;
-        stopDeadline = System.nanoTime() + CancelScope.saturatedNanos(config.shutdownTimeout);
+        stopDeadline = CancelScope.saturatedAdd(System.nanoTime(), CancelScope.saturatedNanos(config.shutdownTimeout));
+        for (Runnable hook : List.copyOf(shutdownHooks)) {
+            runCallback(hook);
+        }
+        shutdownHooks.clear();
         rootScope.cancelAll();
+    }
+
+    /** Runs {@code hook} on the loop thread when the loop starts stopping (now, if it has). Loop only. */
+    void onShutdown(Runnable hook) {
+        if (state >= STOPPING) {
+            executeLocal(hook);
+        } else {
+            shutdownHooks.add(hook);
+        }
     }
 
     private void terminate() {
@@ -630,7 +680,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         for (LoopTask t : liveTasks) {
             infos.add(t.info());
         }
-        infos.sort(Comparator.comparing(TaskInfo::startedAt).thenComparingLong(TaskInfo::id));
+        infos.sort(Comparator.comparing(TaskInfo::age).reversed().thenComparingLong(TaskInfo::id));
         return infos;
     }
 

@@ -16,9 +16,9 @@ final class LoopTask {
     final long id = IDS.incrementAndGet();
     final String name;
     final long startNanos = System.nanoTime();
-    final Instant startedAt = Instant.now();
     Locals locals;
-    final @Nullable ContextSnapshot threadLocals;
+    /** The task's ThreadLocal context (MDC, ...); re-captured after each of its callbacks. Loop thread only. */
+    @Nullable ContextSnapshot threadLocals;
 
     LoopTask(@Nullable String name, Locals locals, @Nullable ContextSnapshot threadLocals) {
         this.name = name != null ? name : "task-" + id;
@@ -26,8 +26,10 @@ final class LoopTask {
         this.threadLocals = threadLocals;
     }
 
+    /** A snapshot; the wall-clock start is derived from the monotonic age, so creation reads one clock. */
     TaskInfo info() {
-        return new TaskInfo(id, name, startedAt, Duration.ofNanos(System.nanoTime() - startNanos));
+        Duration age = Duration.ofNanos(System.nanoTime() - startNanos);
+        return new TaskInfo(id, name, Instant.now().minus(age), age);
     }
 
     @Override

@@ -1,0 +1,535 @@
+package dev.portal;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
+
+import dev.portal.internal.ThreadContext;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Lets threads that the event loop did not start (servlet threads, schedulers, {@code main}) run
+ * async code on it and wait for the result (AnyIO's {@code BlockingPortal}).
+ *
+ * <pre>{@code
+ * try (BlockingPortal portal = BlockingPortal.start()) {          // own loop thread
+ *     String body = portal.call(() -> httpOnTheLoop.get(uri));    // blocks this thread, not the loop
+ *     CompletableFuture<String> f = portal.startTaskSoon(() -> longRunning());
+ *     f.cancel(true);                                              // cancels the task on the loop
+ * }                                                                // waits for outstanding tasks
+ * }</pre>
+ *
+ * <p><b>Guards.</b> Every blocking method first checks that the portal is running and that the
+ * caller is not the portal's own loop thread (it would wait for the loop it is blocking, a certain
+ * deadlock); either failure is an {@link IllegalStateException} that says what to do instead.
+ *
+ * <p><b>Tasks.</b> Each call runs as a new task in the portal's cancel scope, with a copy of the
+ * caller's {@link TaskLocal}s and ThreadLocal context (MDC, context-propagation); nothing flows
+ * back. The futures returned by {@link #startTaskSoon} cancel their task when cancelled, also after
+ * {@link #stop(boolean)}, and a task cancelled before it starts sees the cancellation at its first
+ * checkpoint (a plain function given to {@link #callSync} never runs). A cancelled task ends its
+ * future cancelled, waking every waiter.
+ *
+ * <p><b>Interruption.</b> A thread interrupted while blocked in {@link #call}, {@link #callSync},
+ * {@link #startTask} or a resource method cancels the task it waits for and throws
+ * {@link InterruptedException}, with its interrupt flag cleared (the JDK convention).
+ *
+ * <p><b>Stopping.</b> {@link #stop(boolean)} rejects new calls at once; with {@code true} it also
+ * cancels the running tasks. {@link #close()} stops gracefully, waits for every task, and for a
+ * portal made by {@link #start()} stops its loop and joins the thread. Wrapped async resources that
+ * are still open when the portal stops are exited (with no error), so closing never hangs on them.
+ */
+public final class BlockingPortal implements AutoCloseable {
+
+    /** The body of a task started with {@link #startTask}: it reports readiness through the status. */
+    @FunctionalInterface
+    public interface TaskStarter<S, T> {
+        CompletionStage<T> start(TaskStatus<S> status) throws Exception;
+    }
+
+    /** The code run by {@link #withAsyncResource} while the resource is open. */
+    @FunctionalInterface
+    public interface ResourceBody<T, R> {
+        R apply(T resource) throws Exception;
+    }
+
+    private final EventLoop loop;
+    private final boolean ownsLoop;
+    final CancelScope scope = CancelScope.create();
+    private final Event stoppedEvent = new Event();
+    private final CompletableFuture<Void> finished = new CompletableFuture<>();
+    private final Set<LoopTask> tasks = ConcurrentHashMap.newKeySet();
+    private final Set<PortalResource<?>> openResources = ConcurrentHashMap.newKeySet();
+    private volatile boolean running = true;
+    private int active;
+    private boolean bodyDone;
+
+    private final LongAdder calls = new LongAdder();
+    private final LongAdder tasksStarted = new LongAdder();
+    private final LongAdder resourcesWrapped = new LongAdder();
+    private final LongAdder succeeded = new LongAdder();
+    private final LongAdder failed = new LongAdder();
+    private final LongAdder cancelled = new LongAdder();
+    private final LongAdder rejected = new LongAdder();
+
+    private BlockingPortal(EventLoop loop, boolean ownsLoop) {
+        this.loop = loop;
+        this.ownsLoop = ownsLoop;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Creating portals
+
+    /**
+     * Starts a new event loop on its own daemon thread and returns a portal to it (AnyIO's
+     * {@code start_blocking_portal}). Close the portal to stop the loop.
+     */
+    public static BlockingPortal start() {
+        return start(EventLoop.builder().daemon(true));
+    }
+
+    /** As {@link #start()}, with a loop built from {@code loopSettings} (name, limits, ...). */
+    public static BlockingPortal start(EventLoop.Builder loopSettings) {
+        Objects.requireNonNull(loopSettings, "loopSettings must not be null");
+        EventLoop loop = loopSettings.start();
+        BlockingPortal portal = new BlockingPortal(loop, true);
+        CompletableFuture<Void> ready = new CompletableFuture<>();
+        try {
+            loop.execute(() -> {
+                loop.onShutdown(() -> portal.stopOnLoop(true));
+                LoopTask task = new LoopTask("portal", Locals.EMPTY, null);
+                loop.spawn(task, loop.rootScope, () -> portal.scope.run(() -> {
+                    ready.complete(null);
+                    return portal.whenFinished();
+                }), null, loop.rootScope).whenComplete((v, e) -> portal.finished.complete(null));
+            });
+            ready.join();
+        } catch (RuntimeException | Error e) {
+            loop.close();
+            throw e;
+        }
+        return portal;
+    }
+
+    /**
+     * Opens a portal to the running loop for the duration of {@code body} (AnyIO's
+     * {@code async with BlockingPortal() as portal}). The body typically hands the portal to other
+     * threads and returns {@link #sleepUntilStopped()}. When the body completes, the portal stops:
+     * gracefully (waiting for its tasks) if the body succeeded, cancelling its tasks if the body
+     * failed. Loop thread only.
+     */
+    public static <T> CompletionStage<T> open(Function<BlockingPortal, ? extends CompletionStage<T>> body) {
+        Objects.requireNonNull(body, "body must not be null");
+        EventLoop loop = EventLoop.requireCurrent("BlockingPortal.open");
+        BlockingPortal portal = new BlockingPortal(loop, false);
+        loop.onShutdown(() -> portal.stopOnLoop(true));
+        @SuppressWarnings("unchecked")
+        CompletionStage<T> result = (CompletionStage<T>) portal.scope.run(() -> {
+            LoopPromise<T> out = LoopPromise.here(loop);
+            CompletionStage<T> stage = EventLoop.callSafely(() -> body.apply(portal));
+            stage.whenComplete((value, error) -> portal.onLoop(() -> {
+                portal.stopOnLoop(CancelScope.unwrap(error) != null
+                        && !(CancelScope.unwrap(error) instanceof CancelledException));
+                portal.whenFinished().whenComplete((v, e) -> out.settle(value, error));
+            }));
+            return out;
+        });
+        result.whenComplete((v, e) -> portal.finished.complete(null));
+        return result;
+    }
+
+    private LoopPromise<Void> whenFinished() {
+        LoopPromise<Void> done = LoopPromise.here(loop);
+        finishWaiters.add(done);
+        checkFinished();
+        return done;
+    }
+
+    private final List<LoopPromise<Void>> finishWaiters = new ArrayList<>();
+
+    private void checkFinished() {
+        if (running || active > 0) {
+            return;
+        }
+        bodyDone = true;
+        for (LoopPromise<Void> w : finishWaiters) {
+            w.settle(null, null);
+        }
+        finishWaiters.clear();
+    }
+
+    private void onLoop(Runnable r) {
+        if (loop.inEventLoop()) {
+            r.run();
+        } else {
+            loop.executeSoon(r);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Calls from other threads
+
+    /**
+     * Runs async code on the loop and blocks until its stage completes.
+     *
+     * @return the stage's value
+     * @throws Exception the exception the stage failed with (the same object)
+     * @throws CancellationException if the task was cancelled (by {@code stop(true)})
+     * @throws InterruptedException if this thread is interrupted while waiting; the task is cancelled
+     * @throws IllegalStateException if the portal is not running or this is the loop's thread
+     */
+    public <T> @Nullable T call(AsyncCallable<T> fn) throws Exception {
+        Objects.requireNonNull(fn, "fn must not be null");
+        checkRunning("call");
+        calls.increment();
+        return await(spawn(null, fn));
+    }
+
+    /**
+     * Runs a plain function on the loop thread (inside a task, with the caller's context) and blocks
+     * until it returns. Use it for loop-confined calls such as {@link Event#set()}.
+     */
+    public <T> @Nullable T callSync(Callable<T> fn) throws Exception {
+        Objects.requireNonNull(fn, "fn must not be null");
+        checkRunning("callSync");
+        calls.increment();
+        return await(spawn(null, syncTask(fn)));
+    }
+
+    /** Runs a plain action on the loop thread and blocks until it has run, e.g. {@code callSync(event::set)}. */
+    public void callSync(Runnable action) throws Exception {
+        Objects.requireNonNull(action, "action must not be null");
+        checkRunning("callSync");
+        calls.increment();
+        await(spawn(null, syncTask(() -> {
+            action.run();
+            return null;
+        })));
+    }
+
+    /** Starts async code as a task on the loop and returns its future at once. */
+    public <T> CompletableFuture<T> startTaskSoon(AsyncCallable<T> fn) {
+        return startTaskSoon(null, fn);
+    }
+
+    /**
+     * Starts async code as a task named {@code name} and returns its future at once. Cancelling the
+     * future cancels the task; the future completes with the task's value, its exception, or
+     * cancelled.
+     */
+    public <T> CompletableFuture<T> startTaskSoon(@Nullable String name, AsyncCallable<T> fn) {
+        Objects.requireNonNull(fn, "fn must not be null");
+        checkRunning("startTaskSoon");
+        tasksStarted.increment();
+        return spawn(name, fn);
+    }
+
+    /** As {@link #startTask(String, TaskStarter)}, unnamed. */
+    public <S, T> StartedTask<S, T> startTask(TaskStarter<S, T> fn) throws Exception {
+        return startTask(null, fn);
+    }
+
+    /**
+     * Starts a task and blocks until it reports readiness with {@link TaskStatus#started(Object)}
+     * (AnyIO's {@code start_task}). If the task fails first, this throws its exception; if it is
+     * cancelled first, {@link CancellationException}; if it returns without calling {@code started},
+     * an {@link IllegalStateException}.
+     */
+    public <S, T> StartedTask<S, T> startTask(@Nullable String name, TaskStarter<S, T> fn) throws Exception {
+        Objects.requireNonNull(fn, "fn must not be null");
+        checkRunning("startTask");
+        tasksStarted.increment();
+        CompletableFuture<S> started = new CompletableFuture<>();
+        TaskStatus<S> status = new TaskStatus<>(started);
+        CompletableFuture<T> future = spawn(name, () -> fn.start(status));
+        future.whenComplete((value, error) -> {
+            if (error == null) {
+                started.completeExceptionally(new IllegalStateException("the task returned without calling "
+                        + "TaskStatus.started(); call status.started(value) once it is ready"));
+            } else {
+                started.completeExceptionally(error);
+            }
+        });
+        S value;
+        try {
+            value = EventLoop.await(started);
+        } catch (InterruptedException e) {
+            future.cancel(true);
+            throw e;
+        }
+        return new StartedTask<>(value, future);
+    }
+
+    /**
+     * Enters an async resource in a new task and returns a handle for this thread (AnyIO's
+     * {@code wrap_async_context_manager}). Enter and exit run in the same task. Close the handle to
+     * exit; pass the body's failure with {@link PortalResource#exit(Throwable)}, or use
+     * {@link #withAsyncResource}, for exit to see it and possibly suppress it.
+     *
+     * @throws Exception what {@link AsyncResource#enter()} failed with (exit is then not called)
+     */
+    public <T> PortalResource<T> wrapAsyncResource(AsyncResource<T> resource) throws Exception {
+        Objects.requireNonNull(resource, "resource must not be null");
+        checkRunning("wrapAsyncResource");
+        resourcesWrapped.increment();
+        PortalResource<T> handle = new PortalResource<>(this);
+        handle.task = spawn("async-resource", () -> handle.runOnLoop(resource));
+        try {
+            handle.value = EventLoop.await(handle.entered);
+        } catch (InterruptedException e) {
+            handle.task.cancel(true);
+            throw e;
+        }
+        return handle;
+    }
+
+    /**
+     * Enters {@code resource}, runs {@code body} on this thread with its value, and exits the
+     * resource with the body's failure, if any. If exit suppresses the failure this returns null.
+     */
+    public <T, R> @Nullable R withAsyncResource(AsyncResource<T> resource, ResourceBody<T, R> body)
+            throws Exception {
+        Objects.requireNonNull(body, "body must not be null");
+        PortalResource<T> handle = wrapAsyncResource(resource);
+        R result;
+        try {
+            result = body.apply(handle.get());
+        } catch (Throwable t) {
+            if (handle.exit(t)) {
+                return null;
+            }
+            throw EventLoop.rethrow(t);
+        }
+        handle.exit(null);
+        return result;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Loop-side API and stopping
+
+    /** A stage that completes once the portal is stopped. Loop thread only. */
+    public CompletionStage<Void> sleepUntilStopped() {
+        EventLoop.requireLoop(loop, "BlockingPortal.sleepUntilStopped");
+        return stoppedEvent.await();
+    }
+
+    /**
+     * Stops the portal: new calls are rejected at once; with {@code cancelRemaining} the running
+     * tasks are cancelled, otherwise they run on. Any thread; idempotent. The returned future
+     * completes once every task has finished.
+     */
+    public CompletableFuture<Void> stop(boolean cancelRemaining) {
+        running = false;
+        if (loop.inEventLoop()) {
+            stopOnLoop(cancelRemaining);
+        } else {
+            try {
+                loop.execute(() -> stopOnLoop(cancelRemaining));
+            } catch (RejectedExecutionException loopGone) {
+                finished.complete(null);
+            }
+        }
+        return finished.copy();
+    }
+
+    private void stopOnLoop(boolean cancelRemaining) {
+        running = false;
+        stoppedEvent.set();
+        for (PortalResource<?> r : List.copyOf(openResources)) {
+            r.signalExitOnLoop(null);
+        }
+        if (cancelRemaining) {
+            scope.cancelOnLoop();
+        }
+        checkFinished();
+    }
+
+    /**
+     * Stops gracefully and waits for every task; for a portal made by {@link #start()}, then stops
+     * its loop and joins the thread. Idempotent. Waits uninterruptibly (an interrupt is re-asserted).
+     *
+     * @throws IllegalStateException on the portal's loop thread, where it would wait for itself
+     */
+    @Override
+    public void close() {
+        if (loop.inEventLoop()) {
+            throw new IllegalStateException("BlockingPortal.close() cannot be called from the event loop thread: it "
+                    + "waits for the portal's tasks, which need this thread. From async code call stop(false) instead");
+        }
+        CompletableFuture<Void> done = stop(false);
+        boolean interrupted = false;
+        while (true) {
+            try {
+                done.get();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            } catch (ExecutionException e) {
+                break;
+            }
+        }
+        if (ownsLoop) {
+            loop.close();
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Whether the portal accepts calls. */
+    public boolean isRunning() {
+        return running;
+    }
+
+    /** The loop this portal runs tasks on. */
+    public EventLoop eventLoop() {
+        return loop;
+    }
+
+    /** The portal's tasks alive now, oldest first. */
+    public List<TaskInfo> tasks() {
+        List<TaskInfo> infos = new ArrayList<>();
+        for (LoopTask t : tasks) {
+            infos.add(t.info());
+        }
+        infos.sort(Comparator.comparing(TaskInfo::age).reversed().thenComparingLong(TaskInfo::id));
+        return infos;
+    }
+
+    /** An immutable snapshot of the portal's counters. Any thread. */
+    public PortalStatistics statistics() {
+        return new PortalStatistics(running, tasks.size(), calls.sum(), tasksStarted.sum(), resourcesWrapped.sum(),
+                succeeded.sum(), failed.sum(), cancelled.sum(), rejected.sum());
+    }
+
+    @Override
+    public String toString() {
+        return "BlockingPortal[" + loop.name() + ", " + (running ? "running" : "stopped") + ", " + tasks.size()
+                + " tasks]";
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Internals
+
+    private void checkRunning(String method) {
+        if (!running) {
+            rejected.increment();
+            throw new IllegalStateException("This portal is not running: it was stopped, so BlockingPortal." + method
+                    + " cannot start work on it. Use a portal that is running, or share one with a "
+                    + "BlockingPortalProvider, which starts a portal on demand");
+        }
+        if (loop.inEventLoop()) {
+            rejected.increment();
+            throw new IllegalStateException("BlockingPortal." + method + " cannot be called from the event loop thread "
+                    + "(" + Thread.currentThread().getName() + "): it would block the thread that must run the task, a "
+                    + "certain deadlock. In async code call the function directly, or start a task with "
+                    + "TaskGroup.startSoon");
+        }
+    }
+
+    private static <T> AsyncCallable<T> syncTask(Callable<T> fn) {
+        return () -> {
+            if (CancelScope.current().isCancelled()) {
+                throw CancelScope.current().newCancelledException();
+            }
+            return LoopStage.completedFuture(fn.call());
+        };
+    }
+
+    static <T> @Nullable T await(CompletableFuture<T> future) throws Exception {
+        try {
+            return EventLoop.await(future);
+        } catch (InterruptedException e) {
+            future.cancel(true);
+            throw e;
+        }
+    }
+
+    /** Starts {@code fn} as a portal task from any thread; the future cancels the task. */
+    <T> CompletableFuture<T> spawn(@Nullable String name, AsyncCallable<T> fn) {
+        CancelScope taskScope = CancelScope.create();
+        PortalFuture<T> future = new PortalFuture<>(taskScope);
+        LoopTask task = new LoopTask(name, ContextHolder.currentLocals(), ThreadContext.capture());
+        Runnable start = () -> startOnLoop(task, taskScope, fn, future);
+        try {
+            loop.execute(start);
+        } catch (RejectedExecutionException stopped) {
+            rejected.increment();
+            throw new IllegalStateException("This portal is not running: its event loop " + loop.name()
+                    + " has stopped", stopped);
+        }
+        return future;
+    }
+
+    private <T> void startOnLoop(LoopTask task, CancelScope taskScope, AsyncCallable<T> fn, PortalFuture<T> future) {
+        if (bodyDone) {
+            rejected.increment();
+            future.completeExceptionally(new IllegalStateException("This portal is not running: it stopped before "
+                    + "the task could start"));
+            return;
+        }
+        active++;
+        tasks.add(task);
+        LoopPromise<T> result = loop.spawn(task, scope, () -> taskScope.run(fn), null, scope);
+        result.whenComplete((value, error) -> {
+            active--;
+            tasks.remove(task);
+            Throwable cause = CancelScope.unwrap(error);
+            if (cause == null && !taskScope.cancelledCaught()) {
+                succeeded.increment();
+                future.complete(value);
+            } else if (cause == null || cause instanceof CancellationException) {
+                cancelled.increment();
+                future.cancelledByTask();
+            } else {
+                failed.increment();
+                future.completeExceptionally(cause);
+            }
+            checkFinished();
+        });
+    }
+
+    void resourceOpened(PortalResource<?> r) {
+        openResources.add(r);
+    }
+
+    void resourceClosed(PortalResource<?> r) {
+        openResources.remove(r);
+    }
+
+    EventLoop loop() {
+        return loop;
+    }
+
+    /** A portal task's future: cancelling it cancels the task's scope, whatever the portal's state. */
+    static final class PortalFuture<T> extends CompletableFuture<T> {
+        private final CancelScope taskScope;
+
+        PortalFuture(CancelScope taskScope) {
+            this.taskScope = taskScope;
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            boolean cancelledNow = super.cancel(mayInterruptIfRunning);
+            taskScope.cancel();
+            return cancelledNow;
+        }
+
+        void cancelledByTask() {
+            super.cancel(false);
+        }
+    }
+}
