@@ -33,16 +33,18 @@ class BadInputTest {
     private static final AsyncCallable<Void> CHECKPOINT = Async::checkpoint;
     private static final Duration NEGATIVE = Duration.ofMillis(-1);
 
+    private static BlockingPortal portal;
     private static EventLoop loop;
 
     @BeforeAll
-    static void startLoop() {
-        loop = EventLoop.builder().name(LOOP_NAME).start();
+    static void startPortalAndLoop() {
+        portal = BlockingPortal.start(EventLoop.builder().name(LOOP_NAME));
+        loop = portal.eventLoop();
     }
 
     @AfterAll
-    static void closeLoop() {
-        loop.close();
+    static void closePortalAndLoop() {
+        portal.close();
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -160,6 +162,9 @@ class BadInputTest {
     private static void theLoopItsDefaultLimiterAndItsWorkersAreStillUsable() throws Exception {
         String worker = inTask(() -> ToThread.runSync(() -> Thread.currentThread().getName()));
         assertThat(worker).startsWith(LOOP_NAME + "-worker-");
+        String throughThePortal = portal.call(() -> ToThread.runSync(() -> "round trip"));
+        assertThat(throughThePortal).isEqualTo("round trip");
+        assertThat(portal.isRunning()).isTrue();
         await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(10)).atMost(WAIT).untilAsserted(() -> {
             CapacityLimiterStatistics limiter = loop.defaultThreadLimiter().statistics();
             assertThat(limiter.borrowedTokens()).as("borrowed tokens of the default limiter").isZero();
@@ -187,6 +192,8 @@ class BadInputTest {
         cases.addAll(eventCases());
         cases.addAll(taskGroupCases());
         cases.addAll(taskLocalCases());
+        cases.addAll(portalCases());
+        cases.addAll(portalProviderCases());
         cases.addAll(recordCases());
         return cases.stream();
     }
@@ -604,6 +611,133 @@ class BadInputTest {
                     local.remove();
                     return null;
                 }, ise, "TaskLocal values can be set only inside a task"));
+    }
+
+    /** Throws {@code failure} if there is one, as the call that produced it would have. */
+    private static Object rethrow(@org.jspecify.annotations.Nullable Throwable failure) throws Throwable {
+        if (failure != null) {
+            throw failure;
+        }
+        return null;
+    }
+
+    private static BlockingPortal stoppedPortal() {
+        BlockingPortal stopped = BlockingPortal.start(EventLoop.builder().name("stopped-portal-loop"));
+        stopped.close();
+        return stopped;
+    }
+
+    private static final AsyncResource<String> RESOURCE = new AsyncResource<>() {
+        @Override
+        public CompletionStage<String> enter() {
+            return CompletableFuture.completedFuture("resource");
+        }
+
+        @Override
+        public CompletionStage<Boolean> exit(Throwable error) {
+            return CompletableFuture.completedFuture(false);
+        }
+    };
+
+    static List<Named<Case>> portalCases() {
+        Class<NullPointerException> npe = NullPointerException.class;
+        Class<IllegalStateException> ise = IllegalStateException.class;
+        String onLoop = "cannot be called from the event loop thread (" + LOOP_NAME + ")";
+        String notRunning = "This portal is not running";
+        return List.of(
+                bad("BlockingPortal.start(null)", Where.TEST_THREAD, () -> BlockingPortal.start(null), npe,
+                        "loopSettings must not be null"),
+                bad("BlockingPortal.open(null)", Where.LOOP_TASK, () -> BlockingPortal.open(null), npe,
+                        "body must not be null"),
+                bad("BlockingPortal.open off the loop", Where.TEST_THREAD,
+                        () -> BlockingPortal.open(p -> CompletableFuture.completedFuture(null)), ise,
+                        "BlockingPortal.open " + OFF_LOOP),
+                bad("BlockingPortal.call(null)", Where.TEST_THREAD, () -> portal.call(null), npe, "fn must not be null"),
+                bad("BlockingPortal.callSync((Callable) null)", Where.TEST_THREAD,
+                        () -> portal.callSync((java.util.concurrent.Callable<Object>) null), npe, "fn must not be null"),
+                bad("BlockingPortal.callSync((Runnable) null)", Where.TEST_THREAD, () -> {
+                    portal.callSync((Runnable) null);
+                    return null;
+                }, npe, "action must not be null"),
+                bad("BlockingPortal.startTaskSoon(null)", Where.TEST_THREAD, () -> portal.startTaskSoon(null), npe,
+                        "fn must not be null"),
+                bad("BlockingPortal.startTaskSoon(name, null)", Where.TEST_THREAD,
+                        () -> portal.startTaskSoon("named", null), npe, "fn must not be null"),
+                bad("BlockingPortal.startTask(null)", Where.TEST_THREAD, () -> portal.startTask(null), npe,
+                        "fn must not be null"),
+                bad("BlockingPortal.wrapAsyncResource(null)", Where.TEST_THREAD, () -> portal.wrapAsyncResource(null),
+                        npe, "resource must not be null"),
+                bad("BlockingPortal.withAsyncResource(resource, null)", Where.TEST_THREAD,
+                        () -> portal.withAsyncResource(RESOURCE, null), npe, "body must not be null"),
+                bad("BlockingPortal.withAsyncResource(null, body)", Where.TEST_THREAD,
+                        () -> portal.withAsyncResource(null, r -> r), npe, "resource must not be null"),
+                bad("BlockingPortal.call on the loop thread", Where.LOOP_TASK, () -> portal.call(CHECKPOINT), ise,
+                        "BlockingPortal.call " + onLoop, "deadlock"),
+                bad("BlockingPortal.callSync on the loop thread", Where.LOOP_CALLBACK, () -> portal.callSync(() -> "x"),
+                        ise, "BlockingPortal.callSync " + onLoop),
+                bad("BlockingPortal.startTaskSoon on the loop thread", Where.LOOP_TASK,
+                        () -> portal.startTaskSoon(CHECKPOINT), ise, "BlockingPortal.startTaskSoon " + onLoop),
+                bad("BlockingPortal.startTask on the loop thread", Where.LOOP_TASK,
+                        () -> portal.startTask(status -> CHECKPOINT.call()), ise, "BlockingPortal.startTask " + onLoop),
+                bad("BlockingPortal.wrapAsyncResource on the loop thread", Where.LOOP_TASK,
+                        () -> portal.wrapAsyncResource(RESOURCE), ise, "BlockingPortal.wrapAsyncResource " + onLoop),
+                bad("BlockingPortal.close() on the loop thread", Where.LOOP_TASK, () -> {
+                    portal.close();
+                    return null;
+                }, ise, "BlockingPortal.close() cannot be called from the event loop thread", "stop(false)"),
+                bad("BlockingPortal.sleepUntilStopped() off the loop", Where.TEST_THREAD, portal::sleepUntilStopped, ise,
+                        "BlockingPortal.sleepUntilStopped must be called on the thread of event loop " + LOOP_NAME,
+                        "current thread: {thread}"),
+                bad("BlockingPortal.call on a stopped portal", Where.TEST_THREAD, () -> stoppedPortal().call(CHECKPOINT),
+                        ise, notRunning, "BlockingPortal.call"),
+                bad("BlockingPortal.callSync on a stopped portal", Where.TEST_THREAD,
+                        () -> stoppedPortal().callSync(() -> "x"), ise, notRunning, "BlockingPortal.callSync"),
+                bad("BlockingPortal.startTaskSoon on a stopped portal", Where.TEST_THREAD,
+                        () -> stoppedPortal().startTaskSoon(CHECKPOINT), ise, notRunning, "BlockingPortal.startTaskSoon"),
+                bad("BlockingPortal.startTask on a stopped portal", Where.TEST_THREAD,
+                        () -> stoppedPortal().startTask(status -> CHECKPOINT.call()), ise, notRunning,
+                        "BlockingPortal.startTask"),
+                bad("BlockingPortal.wrapAsyncResource on a stopped portal", Where.TEST_THREAD,
+                        () -> stoppedPortal().wrapAsyncResource(RESOURCE), ise, notRunning,
+                        "BlockingPortal.wrapAsyncResource"),
+                bad("BlockingPortal.startTask whose task never calls started()", Where.TEST_THREAD,
+                        () -> portal.startTask(status -> CompletableFuture.completedFuture("done")), ise,
+                        "the task returned without calling TaskStatus.started()"),
+                bad("TaskStatus.started() twice", Where.TEST_THREAD, () -> rethrow(portal.<String, Throwable>startTask(
+                        status -> {
+                            status.started("first");
+                            return CompletableFuture.completedFuture(
+                                    org.assertj.core.api.Assertions.catchThrowable(() -> status.started("second")));
+                        }).future().get(WAIT.toSeconds(), TimeUnit.SECONDS)), ise,
+                        "TaskStatus.started() was already called for this task"),
+                bad("PortalResource.exit on the loop thread", Where.WORKER, () -> {
+                    PortalResource<String> resource = portal.wrapAsyncResource(RESOURCE);
+                    try {
+                        return FromThread.runSync(() -> resource.exit(null));
+                    } finally {
+                        resource.close();
+                    }
+                }, ise, "PortalResource.exit cannot be called from the event loop thread"));
+    }
+
+    static List<Named<Case>> portalProviderCases() {
+        Class<NullPointerException> npe = NullPointerException.class;
+        return List.of(
+                bad("new BlockingPortalProvider((Builder) null)", Where.TEST_THREAD,
+                        () -> new BlockingPortalProvider((EventLoop.Builder) null), npe, "loopSettings must not be null"),
+                bad("new BlockingPortalProvider((Supplier) null)", Where.TEST_THREAD,
+                        () -> new BlockingPortalProvider((java.util.function.Supplier<BlockingPortal>) null), npe,
+                        "factory must not be null"),
+                bad("BlockingPortalProvider.lease() with a factory returning null", Where.TEST_THREAD,
+                        () -> new BlockingPortalProvider(() -> null).lease(), npe, "the portal factory returned null"),
+                bad("PortalLease.close() twice", Where.TEST_THREAD, () -> {
+                    BlockingPortalProvider provider = new BlockingPortalProvider(
+                            EventLoop.builder().name("leased-portal-loop"));
+                    BlockingPortalProvider.PortalLease lease = provider.lease();
+                    lease.close();
+                    lease.close();
+                    return null;
+                }, IllegalStateException.class, "this PortalLease was already released"));
     }
 
     static List<Named<Case>> recordCases() {
