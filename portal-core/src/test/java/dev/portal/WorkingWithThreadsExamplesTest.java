@@ -5,13 +5,6 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
-import java.io.StringWriter;
-import java.lang.reflect.Method;
-import java.net.URISyntaxException;
-import java.net.URL;
-import java.net.URLClassLoader;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -25,13 +18,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
-import javax.tools.JavaCompiler;
-import javax.tools.ToolProvider;
-
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.MDC;
 
 /**
@@ -316,10 +305,7 @@ class WorkingWithThreadsExamplesTest {
                 eventRef.set(event);
                 return ToThread.runSync(() -> {
                     Thread.sleep(200);
-                    FromThread.runSync(() -> {
-                        event.set();
-                        return null;
-                    });
+                    FromThread.runSync(event::set);
                     return null;
                 }).thenCompose(ignored -> event.await());
             });
@@ -361,63 +347,6 @@ class WorkingWithThreadsExamplesTest {
                     .hasMessageContaining("Event.set()")
                     .hasMessageContaining("FromThread.runSync");
             assertThat(eventRef.get().isSet()).isFalse();
-        }
-
-        /**
-         * The page's example passes {@code event.set} itself; the Java form is a method reference,
-         * exactly as Portal's docs write it: {@code FromThread.runSync(event::set)}.
-         */
-        @Test
-        void theEventExampleCompilesAndRunsWithAMethodReferenceToSet(@TempDir Path dir) throws Exception {
-            String source = """
-                    package example;
-
-                    import dev.portal.Event;
-                    import dev.portal.EventLoop;
-                    import dev.portal.FromThread;
-                    import dev.portal.ToThread;
-
-                    public final class EventExample {
-                        public static boolean run() throws Exception {
-                            Event[] seen = new Event[1];
-                            EventLoop.run(() -> {
-                                Event event = new Event();
-                                seen[0] = event;
-                                return ToThread.runSync(() -> {
-                                    Thread.sleep(200);
-                                    FromThread.runSync(event::set);
-                                    return null;
-                                }).thenCompose(ignored -> event.await());
-                            });
-                            return seen[0].isSet();
-                        }
-                    }
-                    """;
-            Path file = dir.resolve("example/EventExample.java");
-            Files.createDirectories(file.getParent());
-            Files.writeString(file, source);
-            JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-            StringWriter diagnostics = new StringWriter();
-
-            boolean compiled = javac.getTask(diagnostics, null, null,
-                    List.of("-d", dir.toString(), "-classpath", portalClassPath(), "-proc:none"), null,
-                    javac.getStandardFileManager(null, null, null).getJavaFileObjects(file.toFile())).call();
-
-            assertThat(compiled).as("javac output:%n%s", diagnostics).isTrue();
-            try (URLClassLoader loader = new URLClassLoader(new URL[] {dir.toUri().toURL()},
-                    getClass().getClassLoader())) {
-                Method run = loader.loadClass("example.EventExample").getMethod("run");
-                assertThat(run.invoke(null)).isEqualTo(true);
-            }
-        }
-
-        private String portalClassPath() throws URISyntaxException {
-            List<String> entries = new ArrayList<>();
-            for (Class<?> c : List.of(EventLoop.class, org.jspecify.annotations.Nullable.class,
-                    io.micrometer.context.ContextSnapshot.class)) {
-                entries.add(Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
-            }
-            return String.join(java.io.File.pathSeparator, entries);
         }
     }
 
