@@ -38,6 +38,16 @@ class BlockingPortalProviderTest {
                 .count();
     }
 
+    /** The state of a provider and its loops, for failure messages. */
+    private static String describe(BlockingPortalProvider provider, Set<EventLoop> loops) {
+        StringBuilder sb = new StringBuilder(provider.statistics().toString());
+        for (EventLoop loop : loops) {
+            sb.append("\n  ").append(loop).append("\n    ").append(loop.statistics())
+                    .append("\n    tasks ").append(loop.tasks());
+        }
+        return sb.toString();
+    }
+
     private static Set<Object> identitySet() {
         return Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
     }
@@ -261,7 +271,7 @@ class BlockingPortalProviderTest {
     @Test
     void manyThreadsShareOneProviderAndEveryFutureCompletesExactlyOnce() throws Exception {
         int threadCount = 64;
-        int leasesPerThread = 150;
+        int leasesPerThread = 300;
         BlockingPortalProvider provider = new BlockingPortalProvider(
                 EventLoop.builder().name("shared-loop").daemon(true));
         int baselineThreads = Thread.activeCount();
@@ -334,9 +344,10 @@ class BlockingPortalProviderTest {
         }
         long t0 = System.nanoTime();
         threads.forEach(Thread::start);
+        long joinDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
         for (Thread t : threads) {
-            t.join(TimeUnit.SECONDS.toMillis(60));
-            assertThat(t.isAlive()).as("%s still running", t.getName()).isFalse();
+            TimeUnit.NANOSECONDS.timedJoin(t, Math.max(1, joinDeadline - System.nanoTime()));
+            assertThat(t.isAlive()).as(() -> t.getName() + " still running; " + describe(provider, loops)).isFalse();
         }
         Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
 
