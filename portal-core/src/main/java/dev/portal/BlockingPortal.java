@@ -74,7 +74,7 @@ public final class BlockingPortal implements AutoCloseable {
     private final Set<PortalResource<?>> openResources = ConcurrentHashMap.newKeySet();
     private volatile boolean running = true;
     private int active;
-    private boolean bodyDone;
+    private boolean finishedOnLoop;
 
     private final LongAdder calls = new LongAdder();
     private final LongAdder tasksStarted = new LongAdder();
@@ -140,8 +140,8 @@ public final class BlockingPortal implements AutoCloseable {
             LoopPromise<T> out = LoopPromise.here(loop);
             CompletionStage<T> stage = EventLoop.callSafely(() -> body.apply(portal));
             stage.whenComplete((value, error) -> portal.onLoop(() -> {
-                portal.stopOnLoop(CancelScope.unwrap(error) != null
-                        && !(CancelScope.unwrap(error) instanceof CancelledException));
+                // As AnyIO's __aexit__: any failure of the body, a cancellation included, cancels the tasks.
+                portal.stopOnLoop(error != null);
                 portal.whenFinished().whenComplete((v, e) -> out.settle(value, error));
             }));
             return out;
@@ -163,7 +163,7 @@ public final class BlockingPortal implements AutoCloseable {
         if (running || active > 0) {
             return;
         }
-        bodyDone = true;
+        finishedOnLoop = true;
         for (LoopPromise<Void> w : finishWaiters) {
             w.settle(null, null);
         }
@@ -206,6 +206,17 @@ public final class BlockingPortal implements AutoCloseable {
         checkRunning("callSync");
         calls.increment();
         return await(spawn(null, syncTask(fn)));
+    }
+
+    /** Runs a plain action on the loop thread and blocks until it has run, e.g. {@code callSync(event::set)}. */
+    public void callSync(Runnable action) throws Exception {
+        Objects.requireNonNull(action, "action must not be null");
+        checkRunning("callSync");
+        calls.increment();
+        await(spawn(null, syncTask(() -> {
+            action.run();
+            return null;
+        })));
     }
 
     /** Starts async code as a task on the loop and returns its future at once. */
@@ -253,12 +264,10 @@ public final class BlockingPortal implements AutoCloseable {
         });
         S value;
         try {
-            value = started.get();
+            value = EventLoop.await(started);
         } catch (InterruptedException e) {
             future.cancel(true);
             throw e;
-        } catch (ExecutionException e) {
-            throw EventLoop.rethrow(e.getCause() != null ? e.getCause() : e);
         }
         return new StartedTask<>(value, future);
     }
@@ -278,12 +287,10 @@ public final class BlockingPortal implements AutoCloseable {
         PortalResource<T> handle = new PortalResource<>(this);
         handle.task = spawn("async-resource", () -> handle.runOnLoop(resource));
         try {
-            handle.value = handle.entered.get();
+            handle.value = EventLoop.await(handle.entered);
         } catch (InterruptedException e) {
             handle.task.cancel(true);
             throw e;
-        } catch (ExecutionException e) {
-            throw EventLoop.rethrow(e.getCause() != null ? e.getCause() : e);
         }
         return handle;
     }
@@ -443,12 +450,10 @@ public final class BlockingPortal implements AutoCloseable {
 
     static <T> @Nullable T await(CompletableFuture<T> future) throws Exception {
         try {
-            return future.get();
+            return EventLoop.await(future);
         } catch (InterruptedException e) {
             future.cancel(true);
             throw e;
-        } catch (ExecutionException e) {
-            throw EventLoop.rethrow(e.getCause() != null ? e.getCause() : e);
         }
     }
 
@@ -469,7 +474,7 @@ public final class BlockingPortal implements AutoCloseable {
     }
 
     private <T> void startOnLoop(LoopTask task, CancelScope taskScope, AsyncCallable<T> fn, PortalFuture<T> future) {
-        if (bodyDone) {
+        if (finishedOnLoop) {
             rejected.increment();
             future.completeExceptionally(new IllegalStateException("This portal is not running: it stopped before "
                     + "the task could start"));

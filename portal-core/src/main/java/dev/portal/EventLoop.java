@@ -260,7 +260,8 @@ public final class EventLoop implements Executor, AutoCloseable {
         LoopTask prevTask = currentTask;
         CancelScope prevScope = currentScope;
         ContextSnapshot.Scope threadLocals = null;
-        if (task != prevTask && task != null) {
+        boolean switched = task != prevTask && task != null;
+        if (switched) {
             threadLocals = ThreadContext.apply(task.threadLocals);
         }
         currentTask = task;
@@ -268,6 +269,10 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             command.run();
         } finally {
+            if (switched && threadLocals != null) {
+                // Keep what the callback put in the MDC (or other ThreadLocals) for the task's next callback.
+                task.threadLocals = ThreadContext.capture();
+            }
             currentTask = prevTask;
             currentScope = prevScope;
             ThreadContext.restore(threadLocals);
@@ -335,13 +340,15 @@ public final class EventLoop implements Executor, AutoCloseable {
                     + " runs on " + Thread.currentThread().getName() + "); from async code just return the stage "
                     + "instead of running a nested loop");
         }
+        // The caller's task-locals, read before this thread becomes a loop thread (which has none).
+        Locals callerLocals = ContextHolder.currentLocals();
         thread = Thread.currentThread();
         state = RUNNING;
         CURRENT.set(this);
         LoopPromise<T> result;
         try {
             blockedProbe.register();
-            LoopTask mainTask = new LoopTask("main", ContextHolder.currentLocals(), ThreadContext.capture());
+            LoopTask mainTask = new LoopTask("main", callerLocals, ThreadContext.capture());
             result = spawn(mainTask, rootScope, main, null, rootScope);
             result.whenComplete((v, e) -> requestStop());
             runLoop();
@@ -351,13 +358,38 @@ public final class EventLoop implements Executor, AutoCloseable {
         if (!result.isDone()) {
             throw new IllegalStateException("event loop " + name + " stopped before main completed");
         }
-        try {
-            return result.join();
-        } catch (CompletionException e) {
-            throw rethrow(e.getCause() != null ? e.getCause() : e);
-        } catch (java.util.concurrent.CancellationException e) {
-            throw e;
+        return outcomeOf(result);
+    }
+
+    /**
+     * The value of a completed future, or the very exception it completed with. {@code get()} and
+     * {@code join()} wrap failures, and since JDK 23 they wrap cancellations in a new
+     * {@code CancellationException} too, so the original is read back with {@code handle}.
+     */
+    static <T> @Nullable T outcomeOf(CompletableFuture<T> done) throws Exception {
+        Throwable failure = done.handle((v, x) -> x).join();
+        if (failure == null) {
+            return done.getNow(null);
         }
+        while (failure instanceof CompletionException && failure.getCause() != null) {
+            failure = failure.getCause();
+        }
+        throw rethrow(failure);
+    }
+
+    /**
+     * Blocks until {@code future} completes, then returns its value or throws the very exception it
+     * completed with.
+     *
+     * @throws InterruptedException if interrupted while waiting (the flag is cleared)
+     */
+    static <T> @Nullable T await(CompletableFuture<T> future) throws Exception {
+        try {
+            future.get();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
+            // fall through: read the original outcome
+        }
+        return outcomeOf(future);
     }
 
     static Exception rethrow(Throwable t) {
