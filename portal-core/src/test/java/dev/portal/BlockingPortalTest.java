@@ -148,6 +148,21 @@ class BlockingPortalTest {
         }
 
         @Test
+        void callSyncRunsAnActionOnTheLoopThreadAndRethrowsItsException() throws Exception {
+            IllegalStateException thrown = new IllegalStateException("thrown by the action");
+            AtomicReference<Thread> ranOn = new AtomicReference<>();
+            try (BlockingPortal portal = startPortal()) {
+                portal.callSync(() -> ranOn.set(Thread.currentThread()));
+                assertThat(ranOn.get()).isNotSameAs(Thread.currentThread());
+                assertThat(ranOn.get().getName()).isEqualTo(portal.eventLoop().name());
+                Runnable failing = () -> {
+                    throw thrown;
+                };
+                assertThatThrownBy(() -> portal.callSync(failing)).isSameAs(thrown);
+            }
+        }
+
+        @Test
         void callRethrowsTheSameExceptionObject() throws Exception {
             IOException thrown = new IOException("thrown by the function");
             IOException failed = new IOException("failed the stage");
@@ -561,10 +576,7 @@ class BlockingPortalTest {
                     event2.set();
                     return "test";
                 }));
-                portal.callSync(() -> {
-                    event1.set();
-                    return null;
-                });
+                portal.callSync(event1::set);
                 portal.call(event2::await);
                 assertThat(future.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("test");
             }
