@@ -476,14 +476,25 @@ class BlockingPortalTest {
         }
 
         @Test
-        void stopWithCancelRemainingCancelsRunningTasks() throws Exception {
+        void stopWithCancelRemainingCancelsRunningTasksAndBlockedCallersGetCancellationException()
+                throws Exception {
+            List<Thread> threads = new ArrayList<>();
             try (BlockingPortal portal = startPortal()) {
                 CompletableFuture<Void> sleeper = portal.startTaskSoon(() -> Async.sleep(LONG));
-                await().atMost(WAIT).until(() -> portal.statistics().tasks() == 1);
+                List<CompletableFuture<Object>> callers = new ArrayList<>();
+                for (int i = 0; i < 2; i++) {
+                    callers.add(onNewThread("external-" + i, () -> portal.call(() -> Async.sleep(LONG)), threads));
+                }
+                await().atMost(WAIT).until(() -> portal.statistics().tasks() == 3);
+
                 portal.stop(true).get(WAIT.toSeconds(), TimeUnit.SECONDS);
                 assertThat(sleeper).isCancelled();
-                assertThat(portal.statistics().cancelled()).isEqualTo(1);
+                for (CompletableFuture<Object> caller : callers) {
+                    assertThat(failureOf(caller)).isInstanceOf(CancellationException.class);
+                }
+                assertThat(portal.statistics().cancelled()).isEqualTo(3);
             }
+            joinAll(threads);
         }
 
         @Test
