@@ -402,7 +402,10 @@ public final class EventLoop implements Executor, AutoCloseable {
         return new IllegalStateException(t);
     }
 
+    private volatile boolean ownThread;
+
     private EventLoop startThread() {
+        ownThread = true;
         Thread t = new Thread(() -> {
             CURRENT.set(this);
             try {
@@ -636,18 +639,25 @@ public final class EventLoop implements Executor, AutoCloseable {
      */
     @Override
     public void close() {
-        if (state == NEW || state == TERMINATED) {
+        if (state == NEW) {
             return;
         }
         requestStop();
-        if (inEventLoop()) {
-            return;
+        if (thread == Thread.currentThread()) {
+            return;   // on the loop thread: only request the stop
         }
         boolean interrupted = false;
         try {
             while (true) {
                 try {
-                    awaitTermination(config.shutdownTimeout.plusSeconds(1));
+                    if (awaitTermination(config.shutdownTimeout.plusSeconds(1))) {
+                        // terminate() completes the future on the loop thread just before that thread
+                        // exits: join the thread this loop started, so close() leaves none behind.
+                        Thread t = thread;
+                        if (ownThread && t != null) {
+                            t.join(TimeUnit.SECONDS.toMillis(1));
+                        }
+                    }
                     break;
                 } catch (InterruptedException e) {
                     interrupted = true;
