@@ -366,6 +366,9 @@ public final class EventLoop implements Executor, AutoCloseable {
      * {@code CancellationException} too, so the original is read back with {@code handle}.
      */
     static <T> @Nullable T outcomeOf(CompletableFuture<T> done) throws Exception {
+        if (!done.isCompletedExceptionally()) {
+            return done.join();
+        }
         Throwable failure = done.handle((v, x) -> x).join();
         if (failure == null) {
             return done.getNow(null);

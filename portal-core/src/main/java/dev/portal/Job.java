@@ -150,10 +150,11 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
 
     private void finishRunning() {
         if (!STATE.compareAndSet(this, RUNNING, DONE)) {
-            while (state == INTERRUPTING) {
-                Thread.onSpinWait();
+            // An interrupt is being delivered: wait for it on the lock the interrupter holds,
+            // parked rather than spinning, so the interrupter keeps the CPU.
+            synchronized (this) {
+                state = DONE;
             }
-            state = DONE;
         }
         // Clear an interrupt aimed at this call, so the pooled thread's next job starts clean.
         Thread.interrupted();
@@ -223,14 +224,16 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
         }
         if (mode == CancelMode.INTERRUPT) {
             c.interrupted.increment();
-            if (STATE.compareAndSet(this, RUNNING, INTERRUPTING)) {
-                try {
-                    Thread t = runner;
-                    if (t != null) {
-                        t.interrupt();
+            synchronized (this) {
+                if (STATE.compareAndSet(this, RUNNING, INTERRUPTING)) {
+                    try {
+                        Thread t = runner;
+                        if (t != null) {
+                            t.interrupt();
+                        }
+                    } finally {
+                        state = INTERRUPTED;
                     }
-                } finally {
-                    state = INTERRUPTED;
                 }
             }
         } else {

@@ -17,14 +17,14 @@ final class LoopTask {
     private static final AtomicLong IDS = new AtomicLong();
 
     final long id = IDS.incrementAndGet();
-    final String name;
+    private final @Nullable String givenName;
     final long startNanos = System.nanoTime();
     Locals locals;
     /** The task's ThreadLocal context (MDC, ...); re-captured after each of its callbacks. Loop thread only. */
     @Nullable ContextSnapshot threadLocals;
 
     LoopTask(@Nullable String name, Locals locals, @Nullable ContextSnapshot threadLocals) {
-        this.name = name != null ? name : "task-" + id;
+        this.givenName = name;
         this.locals = locals;
         this.threadLocals = threadLocals;
     }
@@ -36,7 +36,7 @@ final class LoopTask {
 
     private TaskInfo info(long nowNanos, Instant now) {
         Duration age = Duration.ofNanos(nowNanos - startNanos);
-        return new TaskInfo(id, name, now.minus(age), age);
+        return new TaskInfo(id, name(), now.minus(age), age);
     }
 
     /** Snapshots of {@code tasks}, oldest first, all against one clock reading. */
@@ -53,8 +53,13 @@ final class LoopTask {
         return infos;
     }
 
+    /** The given name, or {@code task-<id>}; built when first read, not for every task. */
+    String name() {
+        return givenName != null ? givenName : "task-" + id;
+    }
+
     @Override
     public String toString() {
-        return "Task[" + name + "]";
+        return "Task[" + name() + "]";
     }
 }
