@@ -74,6 +74,11 @@ public final class BlockingPortalProvider {
             if (leases <= 0 || lease.portal() != portal) {
                 throw new IllegalStateException("unbalanced release: this provider has no lease on " + lease.portal());
             }
+            if (leases == 1 && lease.portal().eventLoop().inEventLoop()) {
+                throw new IllegalStateException("the last PortalLease cannot be closed on its portal's own event loop "
+                        + "thread (" + Thread.currentThread().getName() + "): closing it stops the portal and waits "
+                        + "for its tasks, which need this thread. Close the lease on the thread that took it");
+            }
             leases--;
             if (leases == 0) {
                 toClose = portal;
@@ -125,7 +130,12 @@ public final class BlockingPortalProvider {
                 throw new IllegalStateException("this PortalLease was already released; release each lease exactly "
                         + "once (try-with-resources does)");
             }
-            provider.release(this);
+            try {
+                provider.release(this);
+            } catch (IllegalStateException refused) {
+                released.set(false);
+                throw refused;
+            }
         }
     }
 }

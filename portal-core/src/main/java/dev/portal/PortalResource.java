@@ -73,7 +73,7 @@ public final class PortalResource<T> implements AutoCloseable {
             }
             throw exitFailure;
         }
-        return error != null && Boolean.TRUE.equals(suppressed);
+        return error != null && bodyError == error && Boolean.TRUE.equals(suppressed);
     }
 
     /** Exits with no error. Idempotent. */

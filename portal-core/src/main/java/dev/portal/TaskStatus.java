@@ -1,6 +1,7 @@
 package dev.portal;
 
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.jspecify.annotations.Nullable;
 
@@ -13,6 +14,7 @@ import org.jspecify.annotations.Nullable;
 public final class TaskStatus<S> {
 
     private final CompletableFuture<S> started;
+    private final AtomicBoolean called = new AtomicBoolean();
 
     TaskStatus(CompletableFuture<S> started) {
         this.started = started;
@@ -24,8 +26,12 @@ public final class TaskStatus<S> {
      * @throws IllegalStateException if called twice
      */
     public void started(@Nullable S value) {
-        if (!started.complete(value)) {
+        if (!called.compareAndSet(false, true)) {
             throw new IllegalStateException("TaskStatus.started() was already called for this task; call it once");
+        }
+        if (!started.complete(value)) {
+            throw new IllegalStateException("TaskStatus.started() was called after its task had ended (returned, "
+                    + "failed or was cancelled); call it from the task, before it completes");
         }
     }
 
