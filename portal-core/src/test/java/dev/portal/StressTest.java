@@ -446,6 +446,265 @@ class StressTest {
                 + observedAbandoned.sum());
     }
 
+    // ---------------------------------------------------------------------------------------------
+    // 2. Portal stops and provider churn
+
+    @Test
+    void portalStopsAndProviderChurnLeaveNothingBehind() throws Exception {
+        Duration runFor = share(0.2);
+        AtomicInteger portalIds = new AtomicInteger();
+        Queue<BlockingPortal> providerPortals = new ConcurrentLinkedQueue<>();
+        BlockingPortalProvider provider = new BlockingPortalProvider(() -> {
+            BlockingPortal p = BlockingPortal.start(EventLoop.builder().daemon(true)
+                    .name("stress-churn-" + portalIds.incrementAndGet()).workerIdleTimeout(Duration.ofSeconds(1)));
+            providerPortals.add(p);
+            return p;
+        });
+        Queue<String> violations = new ConcurrentLinkedQueue<>();
+        Queue<Tracked> futures = new ConcurrentLinkedQueue<>();
+        LongAdder leases = new LongAdder();
+        LongAdder leasedCalls = new LongAdder();
+        LongAdder rogueStops = new LongAdder();
+        LongAdder ownPortals = new LongAdder();
+        LongAdder stoppedWithCallsInFlight = new LongAdder();
+        LongAdder rejectedAfterStop = new LongAdder();
+        long deadline = System.nanoTime() + runFor.toNanos();
+        List<Thread> threads = new ArrayList<>();
+        for (int n = 0; n < 8; n++) {
+            threads.add(start("stress-churner-" + n, () -> {
+                ThreadLocalRandom r = ThreadLocalRandom.current();
+                while (System.nanoTime() < deadline) {
+                    try {
+                        if (r.nextInt(40) == 0) {
+                            ownPortalStoppedUnderLoad(r, futures, violations, stoppedWithCallsInFlight,
+                                    rejectedAfterStop);
+                            ownPortals.increment();
+                            continue;
+                        }
+                        try (BlockingPortalProvider.PortalLease lease = provider.lease()) {
+                            leases.increment();
+                            BlockingPortal portal = lease.portal();
+                            for (int i = r.nextInt(1, 4); i > 0; i--) {
+                                leasedCalls.increment();
+                                leasedCall(portal, r, futures, violations, rejectedAfterStop);
+                            }
+                            if (r.nextInt(200) == 0) {
+                                // Someone stops the shared portal: sharers see "not running" until the
+                                // last lease is closed and the next lease starts a new portal.
+                                portal.stop(r.nextBoolean());
+                                rogueStops.increment();
+                            }
+                        }
+                    } catch (Exception e) {
+                        violations.add("churn failed: " + e);
+                    }
+                }
+                Thread.interrupted();
+            }));
+        }
+        joinAll(threads, runFor.plusSeconds(60));
+        await().atMost(Duration.ofSeconds(30)).until(() -> futures.stream().allMatch(t -> t.future().isDone()));
+        for (Tracked t : futures) {
+            assertThat(t.completions().get()).as("completion callbacks of a portal future").isEqualTo(1);
+        }
+        assertThat(violations).as("invariant violations").isEmpty();
+        PortalProviderStatistics stats = provider.statistics();
+        assertThat(stats.activeLeases()).isZero();
+        assertThat(stats.portalRunning()).isFalse();
+        assertThat(stats.starts()).isEqualTo(stats.stops()).isEqualTo(providerPortals.size());
+        assertThat(stats.totalLeases()).isEqualTo(leases.sum());
+        for (BlockingPortal p : providerPortals) {
+            assertThat(p.isRunning()).isFalse();
+            assertThat(p.eventLoop().isTerminated()).as("loop of %s", p).isTrue();
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> liveThreadsNamed("stress-churn-").isEmpty()
+                && liveThreadsNamed("stress-own-").isEmpty());
+        report(String.format("portal churn: %.1f s, 8 threads, %d leases, %d provider portals started and stopped, "
+                + "%d calls through leases, %d shared portals stopped by a user, %d own portals stopped under load "
+                + "(%d with calls in flight), %d calls rejected as not running, %d futures",
+                runFor.toMillis() / 1000.0, leases.sum(), stats.starts(), leasedCalls.sum(), rogueStops.sum(),
+                ownPortals.sum(), stoppedWithCallsInFlight.sum(), rejectedAfterStop.sum(), futures.size()));
+    }
+
+    private static void leasedCall(BlockingPortal portal, ThreadLocalRandom r, Queue<Tracked> futures,
+            Queue<String> violations, LongAdder rejected) throws Exception {
+        try {
+            switch (r.nextInt(3)) {
+                case 0 -> {
+                    Integer v = portal.call(() -> ToThread.runSync(() -> 1));
+                    if (v == null || v != 1) {
+                        violations.add("leased call returned " + v);
+                    }
+                }
+                case 1 -> {
+                    CompletableFuture<Void> f = portal.startTaskSoon(() -> Async.sleep(Duration.ofMillis(1)));
+                    AtomicInteger completions = new AtomicInteger();
+                    f.whenComplete((v, e) -> completions.incrementAndGet());
+                    futures.add(new Tracked(f, completions));
+                    if (r.nextBoolean()) {
+                        f.cancel(true);
+                    }
+                }
+                default -> portal.call(() -> Async.sleep(Duration.ofMillis(r.nextInt(2))));
+            }
+        } catch (CancellationException cancelled) {
+            if (portal.isRunning()) {
+                violations.add("a call on a running portal was cancelled: " + cancelled);
+            }
+        } catch (IllegalStateException notRunning) {
+            if (portal.isRunning()) {
+                violations.add("a running portal rejected a call: " + notRunning);
+            }
+            rejected.increment();
+        }
+    }
+
+    /** Starts a portal, floods it from several threads, stops it mid-flight and closes it. */
+    private static void ownPortalStoppedUnderLoad(ThreadLocalRandom r, Queue<Tracked> allFutures,
+            Queue<String> violations, LongAdder inFlight, LongAdder rejected) throws Exception {
+        BlockingPortal portal = BlockingPortal.start(EventLoop.builder().daemon(true)
+                .name("stress-own-" + Thread.currentThread().getName()).workerIdleTimeout(Duration.ofSeconds(1)));
+        List<CompletableFuture<?>> futures = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            CompletableFuture<Integer> f = portal.startTaskSoon(() -> Async.sleep(Duration.ofMillis(r.nextInt(5)))
+                    .thenCompose(v -> ToThread.runSync(() -> {
+                        Thread.sleep(1);
+                        return 1;
+                    }, CancelMode.values()[r.nextInt(3)])));
+            AtomicInteger completions = new AtomicInteger();
+            f.whenComplete((v, e) -> completions.incrementAndGet());
+            allFutures.add(new Tracked(f, completions));
+            futures.add(f);
+        }
+        boolean cancelRemaining = r.nextBoolean();
+        CompletableFuture<Void> stopped = portal.stop(cancelRemaining);
+        if (futures.stream().anyMatch(f -> !f.isDone())) {
+            inFlight.increment();
+        }
+        try {
+            portal.call(() -> Async.sleep(Duration.ZERO));
+            violations.add("a stopped portal accepted a call");
+        } catch (IllegalStateException expected) {
+            rejected.increment();
+        }
+        stopped.get(30, TimeUnit.SECONDS);
+        portal.close();
+        int failedByGracefulStop = 0;
+        Throwable example = null;
+        for (CompletableFuture<?> f : futures) {
+            if (!f.isDone()) {
+                violations.add("a task of a closed portal never completed");
+            } else if (!cancelRemaining && f.isCompletedExceptionally()) {
+                failedByGracefulStop++;
+                example = f.handle((v, e) -> e).join();
+            }
+        }
+        if (failedByGracefulStop > 0) {
+            // stop(false) lets accepted tasks run on: none of them may fail or be cancelled.
+            violations.add("a graceful stop failed " + failedByGracefulStop + " of 50 accepted tasks, e.g. with "
+                    + example);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // 3. Async acquire with cancelled waiters and resizes
+
+    @Test
+    void asyncAcquireWithCancelledWaitersNeverExceedsTheTokens() throws Exception {
+        Duration runFor = share(0.2);
+        CapacityLimiter limiter = new CapacityLimiter(3);
+        TokenAccounting tokens = new TokenAccounting(limiter);
+        Queue<CancelScope> scopes = new ConcurrentLinkedQueue<>();
+        AtomicLong granted = new AtomicLong();
+        AtomicLong cancelledWaits = new AtomicLong();
+        AtomicLong timedOut = new AtomicLong();
+        AtomicInteger maxWaiting = new AtomicInteger();
+        LongAdder resizes = new LongAdder();
+        LongAdder externalCancels = new LongAdder();
+        long deadline = System.nanoTime() + runFor.toNanos();
+        int tasks = 40;
+        try (BlockingPortal portal = BlockingPortal.start(EventLoop.builder().daemon(true).name("stress-acquire"))) {
+            List<Thread> threads = new ArrayList<>();
+            threads.add(start("stress-acquire-resizer", () -> {
+                ThreadLocalRandom r = ThreadLocalRandom.current();
+                while (System.nanoTime() < deadline) {
+                    tokens.resize(r.nextInt(0, 6));
+                    resizes.increment();
+                    maxWaiting.accumulateAndGet(limiter.statistics().tasksWaiting(), Math::max);
+                    sleepQuietly(r.nextInt(1, 3));
+                }
+                tokens.resize(3);
+            }));
+            threads.add(start("stress-acquire-canceller", () -> {
+                ThreadLocalRandom r = ThreadLocalRandom.current();
+                while (System.nanoTime() < deadline) {
+                    CancelScope s = scopes.poll();
+                    if (s != null && r.nextBoolean()) {
+                        s.cancel();
+                        externalCancels.increment();
+                    }
+                    sleepQuietly(r.nextInt(0, 2));
+                }
+            }));
+            portal.call(() -> TaskGroup.open(tg -> {
+                for (int i = 0; i < tasks; i++) {
+                    tg.startSoon("acquirer-" + i, () -> acquireLoop(limiter, tokens, scopes, deadline, granted,
+                            cancelledWaits, timedOut));
+                }
+                return LoopStage.completedFuture(null);
+            }));
+            joinAll(threads, Duration.ofSeconds(30));
+        }
+        CapacityLimiterStatistics s = limiter.statistics();
+        assertThat(tokens.violations).as("invariant violations").isEmpty();
+        assertThat(s.borrowedTokens()).isZero();
+        assertThat(s.tasksWaiting()).isZero();
+        assertThat(s.acquisitions()).as("tokens granted by the limiter vs. acquires that completed")
+                .isEqualTo(granted.get());
+        assertThat(granted.get()).isPositive();
+        report(String.format("async acquire: %.1f s, %d tasks, %d tokens granted (%d after waiting), %d waits "
+                + "cancelled (%d by deadline), %d external cancels, %d resizes between 0 and 5, max waiting %d, "
+                + "max tokens out %d, %d token checks",
+                runFor.toMillis() / 1000.0, tasks, s.acquisitions(), s.waitedAcquisitions(), cancelledWaits.get(),
+                timedOut.get(), externalCancels.sum(), resizes.sum(), maxWaiting.get(), tokens.maxBorrowed.get(),
+                tokens.checks.sum()));
+    }
+
+    /** One acquirer task: acquire under a random deadline or external cancel, hold briefly, release. */
+    private static CompletionStage<Void> acquireLoop(CapacityLimiter limiter, TokenAccounting tokens,
+            Queue<CancelScope> scopes, long deadline, AtomicLong granted, AtomicLong cancelledWaits,
+            AtomicLong timedOut) {
+        if (System.nanoTime() >= deadline) {
+            return LoopStage.completedFuture(null);
+        }
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        CancelScope scope = r.nextBoolean() ? CancelScope.withTimeout(Duration.ofMillis(r.nextInt(0, 4)))
+                : CancelScope.create();
+        scopes.add(scope);
+        boolean[] acquired = new boolean[1];
+        return scope.run(() -> limiter.acquire().thenCompose(v -> {
+            acquired[0] = true;
+            granted.incrementAndGet();
+            tokens.enter("acquired by " + Async.currentTask().name());
+            return Async.sleep(Duration.ofMillis(r.nextInt(0, 3))).whenComplete((x, e) -> {
+                tokens.exit();
+                limiter.release();
+            });
+        })).handle((v, e) -> {
+            if (!acquired[0]) {
+                cancelledWaits.incrementAndGet();
+                if (scope.cancelledCaught() && scope.deadline() != Long.MAX_VALUE) {
+                    timedOut.incrementAndGet();
+                }
+            }
+            Throwable cause = CancelScope.unwrap(e);
+            if (cause != null && !(cause instanceof CancelledException)) {
+                tokens.violations.add("acquirer failed: " + cause);
+            }
+            return null;
+        }).thenCompose(v -> acquireLoop(limiter, tokens, scopes, deadline, granted, cancelledWaits, timedOut));
+    }
+
     static void sleepQuietly(long millis) {
         try {
             Thread.sleep(millis);
