@@ -30,7 +30,7 @@ class LimiterLincheckTest {
 
     static final int MC_ITERATIONS = Integer.getInteger("portal.lincheck.iterations", 10);
     static final int MC_INVOCATIONS = Integer.getInteger("portal.lincheck.invocations", 100);
-    static final int STRESS_ITERATIONS = Integer.getInteger("portal.lincheck.stressIterations", 20);
+    static final int STRESS_ITERATIONS = Integer.getInteger("portal.lincheck.stressIterations", 10);
     static final int STRESS_INVOCATIONS = Integer.getInteger("portal.lincheck.stressInvocations", 1000);
 
     /**
