@@ -154,6 +154,83 @@ class StressTest {
     record Tracked(CompletableFuture<?> future, AtomicInteger completions) {
     }
 
+    /**
+     * Checks finished calls and futures and folds them into counters, so a long soak does not keep
+     * millions of records: the sampler reaps finished ones while the test runs, the end reaps all.
+     */
+    static final class Totals {
+        final Queue<String> violations;
+        long issued;
+        long fnStarted;
+        long succeeded;
+        long abandonModeCancelledWhileRunning;
+        long shieldModeCalls;
+        long futuresChecked;
+
+        Totals(Queue<String> violations) {
+            this.violations = violations;
+        }
+
+        synchronized void reap(Queue<Call> calls, Queue<Tracked> futures, AtomicInteger callCount,
+                AtomicInteger futureCount, boolean all) {
+            for (java.util.Iterator<Call> it = calls.iterator(); it.hasNext();) {
+                Call c = it.next();
+                boolean finished = c.issued && c.stageCompletions.get() > 0 && (c.fnRuns.get() == 0 || c.fnReturned);
+                if (!all && !finished) {
+                    continue;
+                }
+                it.remove();
+                callCount.decrementAndGet();
+                check(c);
+            }
+            for (java.util.Iterator<Tracked> it = futures.iterator(); it.hasNext();) {
+                Tracked t = it.next();
+                if (!all && !(t.future().isDone() && t.completions().get() > 0)) {
+                    continue;
+                }
+                it.remove();
+                futureCount.decrementAndGet();
+                futuresChecked++;
+                if (!t.future().isDone() || t.completions().get() != 1) {
+                    violations.add("a portal future completed " + t.completions().get() + " times (done: "
+                            + t.future().isDone() + ")");
+                }
+            }
+        }
+
+        private void check(Call c) {
+            if (c.fnRuns.get() > 1) {
+                violations.add("the function of call " + c.id + " ran " + c.fnRuns.get() + " times");
+            }
+            if (c.issued) {
+                issued++;
+                if (c.stageCompletions.get() != 1) {
+                    violations.add("the stage of call " + c.id + " completed " + c.stageCompletions.get() + " times");
+                }
+            } else if (c.fnRuns.get() != 0) {
+                violations.add("the function of call " + c.id + " ran though the call was never offloaded");
+            }
+            if (c.fnRuns.get() == 1) {
+                fnStarted++;
+                if (!c.fnReturned) {
+                    violations.add("the function of call " + c.id + " never returned");
+                }
+            }
+            if (("ok-" + c.id).equals(c.outcome)) {
+                succeeded++;
+                if (c.fnRuns.get() != 1) {
+                    violations.add("call " + c.id + " succeeded though its function did not run once");
+                }
+            }
+            if (c.mode != CancelMode.SHIELD && c.fnRuns.get() == 1 && c.outcome instanceof CancelledException) {
+                abandonModeCancelledWhileRunning++;
+            }
+            if (c.mode == CancelMode.SHIELD) {
+                shieldModeCalls++;
+            }
+        }
+    }
+
     @Test
     void mixedWorkloadKeepsEveryInvariant() throws Exception {
         Duration runFor = share(0.6);
@@ -177,6 +254,9 @@ class StressTest {
         Queue<Call> calls = new ConcurrentLinkedQueue<>();
         Queue<Tracked> futures = new ConcurrentLinkedQueue<>();
         Queue<String> violations = tokens.violations;
+        Totals totals = new Totals(violations);
+        AtomicInteger callCount = new AtomicInteger();
+        AtomicInteger futureCount = new AtomicInteger();
         AtomicLong ids = new AtomicLong();
         LongAdder portalCalls = new LongAdder();
         LongAdder tasksStarted = new LongAdder();
@@ -275,6 +355,7 @@ class StressTest {
                         flag.set(true);
                         if (op < 4) {
                             calls.add(c);
+                            callCount.incrementAndGet();
                             portalCalls.increment();
                             if (r.nextBoolean()) {
                                 Duration timeout = Duration.ofMillis(r.nextInt(4));
@@ -287,12 +368,14 @@ class StressTest {
                             }
                         } else if (op < 7) {
                             calls.add(c);
+                            callCount.incrementAndGet();
                             tasksStarted.increment();
                             CompletableFuture<String> f = portal.startTaskSoon("stress-task-" + c.id,
                                     offload.apply(c));
                             AtomicInteger completions = new AtomicInteger();
                             f.whenComplete((v, e) -> completions.incrementAndGet());
                             futures.add(new Tracked(f, completions));
+                            futureCount.incrementAndGet();
                             if (r.nextInt(3) == 0) {
                                 if (r.nextBoolean()) {
                                     Thread.sleep(r.nextInt(3));
@@ -320,6 +403,7 @@ class StressTest {
                             AtomicInteger completions = new AtomicInteger();
                             f.whenComplete((v, e) -> completions.incrementAndGet());
                             futures.add(new Tracked(f, completions));
+                            futureCount.incrementAndGet();
                             if (r.nextBoolean()) {
                                 f.cancel(true);
                                 futuresCancelled.increment();
@@ -361,8 +445,15 @@ class StressTest {
             }
         }));
         threads.add(start("stress-sampler", () -> {
+            long nextReap = System.nanoTime();
             while (System.nanoTime() < deadline) {
                 tokens.check("sampler");
+                if (System.nanoTime() - nextReap > 0) {
+                    nextReap = System.nanoTime() + 500_000_000L;
+                    if (callCount.get() > 100_000 || futureCount.get() > 100_000) {
+                        totals.reap(calls, futures, callCount, futureCount, false);
+                    }
+                }
                 sleepQuietly(1);
             }
         }));
@@ -378,38 +469,14 @@ class StressTest {
         EventLoopStatistics stats = loop.statistics();
         OffloadStatistics off = stats.offloads();
 
-        long issued = 0;
-        long fnStarted = 0;
-        long succeeded = 0;
-        long abandonModeCancelledWhileRunning = 0;
-        long shieldModeCalls = 0;
-        for (Call c : calls) {
-            assertThat(c.fnRuns.get()).as("function runs of call %d", c.id).isLessThanOrEqualTo(1);
-            if (c.issued) {
-                issued++;
-                assertThat(c.stageCompletions.get()).as("stage completions of call %d", c.id).isEqualTo(1);
-            } else {
-                assertThat(c.fnRuns.get()).as("function runs of call %d, never offloaded", c.id).isZero();
-            }
-            if (c.fnRuns.get() == 1) {
-                fnStarted++;
-                assertThat(c.fnReturned).as("function of call %d returned", c.id).isTrue();
-            }
-            if (("ok-" + c.id).equals(c.outcome)) {
-                succeeded++;
-                assertThat(c.fnRuns.get()).as("call %d succeeded so its function ran", c.id).isEqualTo(1);
-            }
-            if (c.mode != CancelMode.SHIELD && c.fnRuns.get() == 1 && c.outcome instanceof CancelledException) {
-                abandonModeCancelledWhileRunning++;
-            }
-            if (c.mode == CancelMode.SHIELD) {
-                shieldModeCalls++;
-            }
-        }
-        for (Tracked t : futures) {
-            assertThat(t.future()).isDone();
-            assertThat(t.completions().get()).as("completion callbacks of a portal future").isEqualTo(1);
-        }
+        totals.reap(calls, futures, callCount, futureCount, true);
+        long issued = totals.issued;
+        long fnStarted = totals.fnStarted;
+        long succeeded = totals.succeeded;
+        long abandonModeCancelledWhileRunning = totals.abandonModeCancelledWhileRunning;
+        long shieldModeCalls = totals.shieldModeCalls;
+        assertThat(calls).as("calls left unchecked").isEmpty();
+        assertThat(futures).as("futures left unchecked").isEmpty();
         assertThat(violations).as("invariant violations").isEmpty();
         assertThat(uncaught).as("uncaught loop errors").isEmpty();
         assertThat(limiter.statistics().tasksWaiting()).isZero();
@@ -435,11 +502,13 @@ class StressTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> liveThreadsNamed("stress-mixed").isEmpty());
 
         report(String.format("mixed workload: %.1f s, %d callers, %d runSync calls on the stress limiter (%d "
-                + "functions ran, %d succeeded), %d blocking portal calls, %d portal tasks (%d futures cancelled), "
+                + "functions ran, %d succeeded), %d blocking portal calls, %d portal tasks (%d futures checked, %d "
+                + "cancelled), "
                 + "%d deadlines hit, %d interrupts delivered (%d calls interrupted), %d limiter resizes, "
                 + "%d token checks; max running functions %d, max tokens out %d; %s; workers created %d",
                 runFor.toMillis() / 1000.0, callerCount, issued, fnStarted, succeeded,
-                portalCalls.sum(), tasksStarted.sum(), futuresCancelled.sum(), deadlineHits.sum(),
+                portalCalls.sum(), tasksStarted.sum(), totals.futuresChecked, futuresCancelled.sum(),
+                deadlineHits.sum(),
                 interruptsDelivered.sum(), interruptedCalls.sum(), resizes.sum(), tokens.checks.sum(),
                 tokens.maxRunning.get(), tokens.maxBorrowed.get(), off, stats.workers().created()));
         report("mixed workload: shielded-mode calls " + shieldModeCalls + ", abandoned observed by callers "
@@ -461,7 +530,7 @@ class StressTest {
             return p;
         });
         Queue<String> violations = new ConcurrentLinkedQueue<>();
-        Queue<Tracked> futures = new ConcurrentLinkedQueue<>();
+        FutureCounter futures = new FutureCounter();
         LongAdder leases = new LongAdder();
         LongAdder leasedCalls = new LongAdder();
         LongAdder rogueStops = new LongAdder();
@@ -488,12 +557,15 @@ class StressTest {
                                 leasedCalls.increment();
                                 leasedCall(portal, r, futures, violations, rejectedAfterStop);
                             }
-                            if (r.nextInt(200) == 0) {
+                            if (r.nextInt(2000) == 0) {
                                 // Someone stops the shared portal: sharers see "not running" until the
                                 // last lease is closed and the next lease starts a new portal.
                                 portal.stop(r.nextBoolean());
                                 rogueStops.increment();
                             }
+                        }
+                        if (r.nextInt(4) == 0) {
+                            sleepQuietly(1);
                         }
                     } catch (Exception e) {
                         violations.add("churn failed: " + e);
@@ -503,10 +575,12 @@ class StressTest {
             }));
         }
         joinAll(threads, runFor.plusSeconds(60));
-        await().atMost(Duration.ofSeconds(30)).until(() -> futures.stream().allMatch(t -> t.future().isDone()));
-        for (Tracked t : futures) {
-            assertThat(t.completions().get()).as("completion callbacks of a portal future").isEqualTo(1);
-        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> futures.completed.sum() == futures.created.sum());
+        report(String.format("portal churn: %.1f s, 8 threads, %d leases, %d provider portals started and stopped, "
+                + "%d calls through leases, %d shared portals stopped by a user, %d own portals stopped under load "
+                + "(%d with calls in flight), %d calls rejected as not running, %d futures",
+                runFor.toMillis() / 1000.0, leases.sum(), provider.statistics().starts(), leasedCalls.sum(), rogueStops.sum(),
+                ownPortals.sum(), stoppedWithCallsInFlight.sum(), rejectedAfterStop.sum(), futures.created.sum()));
         assertThat(violations).as("invariant violations").isEmpty();
         PortalProviderStatistics stats = provider.statistics();
         assertThat(stats.activeLeases()).isZero();
@@ -519,14 +593,20 @@ class StressTest {
         }
         await().atMost(Duration.ofSeconds(30)).until(() -> liveThreadsNamed("stress-churn-").isEmpty()
                 && liveThreadsNamed("stress-own-").isEmpty());
-        report(String.format("portal churn: %.1f s, 8 threads, %d leases, %d provider portals started and stopped, "
-                + "%d calls through leases, %d shared portals stopped by a user, %d own portals stopped under load "
-                + "(%d with calls in flight), %d calls rejected as not running, %d futures",
-                runFor.toMillis() / 1000.0, leases.sum(), stats.starts(), leasedCalls.sum(), rogueStops.sum(),
-                ownPortals.sum(), stoppedWithCallsInFlight.sum(), rejectedAfterStop.sum(), futures.size()));
     }
 
-    private static void leasedCall(BlockingPortal portal, ThreadLocalRandom r, Queue<Tracked> futures,
+    /** Counts portal futures made and completed, without keeping them. */
+    static final class FutureCounter {
+        final LongAdder created = new LongAdder();
+        final LongAdder completed = new LongAdder();
+
+        void track(CompletableFuture<?> f) {
+            created.increment();
+            f.whenComplete((v, e) -> completed.increment());
+        }
+    }
+
+    private static void leasedCall(BlockingPortal portal, ThreadLocalRandom r, FutureCounter futures,
             Queue<String> violations, LongAdder rejected) throws Exception {
         try {
             switch (r.nextInt(3)) {
@@ -538,9 +618,7 @@ class StressTest {
                 }
                 case 1 -> {
                     CompletableFuture<Void> f = portal.startTaskSoon(() -> Async.sleep(Duration.ofMillis(1)));
-                    AtomicInteger completions = new AtomicInteger();
-                    f.whenComplete((v, e) -> completions.incrementAndGet());
-                    futures.add(new Tracked(f, completions));
+                    futures.track(f);
                     if (r.nextBoolean()) {
                         f.cancel(true);
                     }
@@ -560,7 +638,7 @@ class StressTest {
     }
 
     /** Starts a portal, floods it from several threads, stops it mid-flight and closes it. */
-    private static void ownPortalStoppedUnderLoad(ThreadLocalRandom r, Queue<Tracked> allFutures,
+    private static void ownPortalStoppedUnderLoad(ThreadLocalRandom r, FutureCounter allFutures,
             Queue<String> violations, LongAdder inFlight, LongAdder rejected) throws Exception {
         BlockingPortal portal = BlockingPortal.start(EventLoop.builder().daemon(true)
                 .name("stress-own-" + Thread.currentThread().getName()).workerIdleTimeout(Duration.ofSeconds(1)));
@@ -571,9 +649,7 @@ class StressTest {
                         Thread.sleep(1);
                         return 1;
                     }, CancelMode.values()[r.nextInt(3)])));
-            AtomicInteger completions = new AtomicInteger();
-            f.whenComplete((v, e) -> completions.incrementAndGet());
-            allFutures.add(new Tracked(f, completions));
+            allFutures.track(f);
             futures.add(f);
         }
         boolean cancelRemaining = r.nextBoolean();
@@ -614,7 +690,7 @@ class StressTest {
         Duration runFor = share(0.2);
         CapacityLimiter limiter = new CapacityLimiter(3);
         TokenAccounting tokens = new TokenAccounting(limiter);
-        Queue<CancelScope> scopes = new ConcurrentLinkedQueue<>();
+        java.util.concurrent.ConcurrentLinkedDeque<CancelScope> scopes = new java.util.concurrent.ConcurrentLinkedDeque<>();
         AtomicLong granted = new AtomicLong();
         AtomicLong cancelledWaits = new AtomicLong();
         AtomicLong timedOut = new AtomicLong();
@@ -638,8 +714,9 @@ class StressTest {
             threads.add(start("stress-acquire-canceller", () -> {
                 ThreadLocalRandom r = ThreadLocalRandom.current();
                 while (System.nanoTime() < deadline) {
-                    CancelScope s = scopes.poll();
-                    if (s != null && r.nextBoolean()) {
+                    CancelScope s = scopes.pollLast();
+                    scopes.clear();
+                    if (s != null) {
                         s.cancel();
                         externalCancels.increment();
                     }
@@ -655,6 +732,7 @@ class StressTest {
             }));
             joinAll(threads, Duration.ofSeconds(30));
         }
+        await().atMost(Duration.ofSeconds(30)).until(() -> liveThreadsNamed("stress-acquire").isEmpty());
         CapacityLimiterStatistics s = limiter.statistics();
         assertThat(tokens.violations).as("invariant violations").isEmpty();
         assertThat(s.borrowedTokens()).isZero();
@@ -663,7 +741,7 @@ class StressTest {
                 .isEqualTo(granted.get());
         assertThat(granted.get()).isPositive();
         report(String.format("async acquire: %.1f s, %d tasks, %d tokens granted (%d after waiting), %d waits "
-                + "cancelled (%d by deadline), %d external cancels, %d resizes between 0 and 5, max waiting %d, "
+                + "cancelled (%d in a scope with a deadline, the rest by another thread), %d external cancels, %d resizes between 0 and 5, max waiting %d, "
                 + "max tokens out %d, %d token checks",
                 runFor.toMillis() / 1000.0, tasks, s.acquisitions(), s.waitedAcquisitions(), cancelledWaits.get(),
                 timedOut.get(), externalCancels.sum(), resizes.sum(), maxWaiting.get(), tokens.maxBorrowed.get(),
@@ -672,7 +750,7 @@ class StressTest {
 
     /** One acquirer task: acquire under a random deadline or external cancel, hold briefly, release. */
     private static CompletionStage<Void> acquireLoop(CapacityLimiter limiter, TokenAccounting tokens,
-            Queue<CancelScope> scopes, long deadline, AtomicLong granted, AtomicLong cancelledWaits,
+            java.util.Deque<CancelScope> scopes, long deadline, AtomicLong granted, AtomicLong cancelledWaits,
             AtomicLong timedOut) {
         if (System.nanoTime() >= deadline) {
             return LoopStage.completedFuture(null);
@@ -693,7 +771,7 @@ class StressTest {
         })).handle((v, e) -> {
             if (!acquired[0]) {
                 cancelledWaits.incrementAndGet();
-                if (scope.cancelledCaught() && scope.deadline() != Long.MAX_VALUE) {
+                if (scope.deadline() != Long.MAX_VALUE) {
                     timedOut.incrementAndGet();
                 }
             }
