@@ -144,9 +144,9 @@ class PortalBadInputTest {
             return CompletableFuture.completedFuture(null);
         });
 
+        task.future().get(WAIT.toSeconds(), TimeUnit.SECONDS);
         assertThat(task.startValue()).isEqualTo("first");
         assertThat(second.get()).isInstanceOf(IllegalStateException.class).hasMessageContaining("call it once");
-        task.future().get(WAIT.toSeconds(), TimeUnit.SECONDS);
         thePortalStillServes(portal);
     }
 
@@ -216,7 +216,7 @@ class PortalBadInputTest {
         portal.stop(true).get(WAIT.toSeconds(), TimeUnit.SECONDS);
 
         assertThat(longTask).isCancelled();
-        assertThat(graceful).isDone();
+        graceful.get(WAIT.toSeconds(), TimeUnit.SECONDS);
         assertThat(portal.isRunning()).isFalse();
     }
 
