@@ -29,9 +29,9 @@ import org.junit.jupiter.api.Test;
 class LimiterLincheckTest {
 
     static final int MC_ITERATIONS = Integer.getInteger("portal.lincheck.iterations", 10);
-    static final int MC_INVOCATIONS = Integer.getInteger("portal.lincheck.invocations", 100);
+    static final int MC_INVOCATIONS = Integer.getInteger("portal.lincheck.invocations", 60);
     static final int STRESS_ITERATIONS = Integer.getInteger("portal.lincheck.stressIterations", 10);
-    static final int STRESS_INVOCATIONS = Integer.getInteger("portal.lincheck.stressInvocations", 1000);
+    static final int STRESS_INVOCATIONS = Integer.getInteger("portal.lincheck.stressInvocations", 500);
 
     /**
      * Switch points only in Portal code: JDK collections, strings and records run atomically (the

@@ -175,7 +175,7 @@ public class ProviderLincheckTest {
     @Test
     void leaseCountingIsLinearizableUnderModelChecking() {
         new ModelCheckingOptions().iterations(LimiterLincheckTest.MC_ITERATIONS)
-                .invocationsPerIteration(LimiterLincheckTest.MC_INVOCATIONS / 2).threads(THREADS).actorsPerThread(3)
+                .invocationsPerIteration(LimiterLincheckTest.MC_INVOCATIONS / 3).threads(THREADS).actorsPerThread(3)
                 .sequentialSpecification(Model.class)
                 .addGuarantee(ManagedStrategyGuaranteeKt.forClasses(BlockingPortal.class.getName(),
                         EventLoop.class.getName()).allMethods().ignore())
@@ -185,7 +185,7 @@ public class ProviderLincheckTest {
     @Test
     void leaseCountingIsLinearizableUnderStress() {
         new StressOptions().iterations(LimiterLincheckTest.MC_ITERATIONS)
-                .invocationsPerIteration(LimiterLincheckTest.MC_INVOCATIONS / 2).threads(THREADS).actorsPerThread(3)
+                .invocationsPerIteration(LimiterLincheckTest.MC_INVOCATIONS / 3).threads(THREADS).actorsPerThread(3)
                 .sequentialSpecification(Model.class).check(ProviderLincheckTest.class);
     }
 }

@@ -28,13 +28,13 @@ import org.junit.jupiter.api.Test;
  * end (every outcome delivered exactly once, tokens and waiters back to zero, threads gone,
  * statistics consistent).
  *
- * <p>The CI run lasts about 20 s in all. For a soak run, {@code -Dportal.soak.seconds=600} sets
+ * <p>The CI run lasts about 16 s in all. For a soak run, {@code -Dportal.soak.seconds=600} sets
  * the total time (see docs/reliability.md).
  */
 class StressTest {
 
     /** Total seconds for the three tests: 60 % mixed workload, 20 % churn, 20 % async acquire. */
-    static final int SECONDS = Integer.getInteger("portal.soak.seconds", 20);
+    static final int SECONDS = Integer.getInteger("portal.soak.seconds", 16);
 
     static Duration share(double fraction) {
         return Duration.ofMillis((long) (SECONDS * 1000L * fraction));
