@@ -208,6 +208,17 @@ public final class BlockingPortal implements AutoCloseable {
         return await(spawn(null, syncTask(fn)));
     }
 
+    /** Runs a plain action on the loop thread and blocks until it has run, e.g. {@code callSync(event::set)}. */
+    public void callSync(Runnable action) throws Exception {
+        Objects.requireNonNull(action, "action must not be null");
+        checkRunning("callSync");
+        calls.increment();
+        await(spawn(null, syncTask(() -> {
+            action.run();
+            return null;
+        })));
+    }
+
     /** Starts async code as a task on the loop and returns its future at once. */
     public <T> CompletableFuture<T> startTaskSoon(AsyncCallable<T> fn) {
         return startTaskSoon(null, fn);
@@ -253,12 +264,10 @@ public final class BlockingPortal implements AutoCloseable {
         });
         S value;
         try {
-            value = started.get();
+            value = EventLoop.await(started);
         } catch (InterruptedException e) {
             future.cancel(true);
             throw e;
-        } catch (ExecutionException e) {
-            throw EventLoop.rethrow(e.getCause() != null ? e.getCause() : e);
         }
         return new StartedTask<>(value, future);
     }
@@ -278,12 +287,10 @@ public final class BlockingPortal implements AutoCloseable {
         PortalResource<T> handle = new PortalResource<>(this);
         handle.task = spawn("async-resource", () -> handle.runOnLoop(resource));
         try {
-            handle.value = handle.entered.get();
+            handle.value = EventLoop.await(handle.entered);
         } catch (InterruptedException e) {
             handle.task.cancel(true);
             throw e;
-        } catch (ExecutionException e) {
-            throw EventLoop.rethrow(e.getCause() != null ? e.getCause() : e);
         }
         return handle;
     }
@@ -443,12 +450,10 @@ public final class BlockingPortal implements AutoCloseable {
 
     static <T> @Nullable T await(CompletableFuture<T> future) throws Exception {
         try {
-            return future.get();
+            return EventLoop.await(future);
         } catch (InterruptedException e) {
             future.cancel(true);
             throw e;
-        } catch (ExecutionException e) {
-            throw EventLoop.rethrow(e.getCause() != null ? e.getCause() : e);
         }
     }
 

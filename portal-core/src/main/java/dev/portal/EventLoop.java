@@ -351,13 +351,38 @@ public final class EventLoop implements Executor, AutoCloseable {
         if (!result.isDone()) {
             throw new IllegalStateException("event loop " + name + " stopped before main completed");
         }
-        try {
-            return result.join();
-        } catch (CompletionException e) {
-            throw rethrow(e.getCause() != null ? e.getCause() : e);
-        } catch (java.util.concurrent.CancellationException e) {
-            throw e;
+        return outcomeOf(result);
+    }
+
+    /**
+     * The value of a completed future, or the very exception it completed with. {@code get()} and
+     * {@code join()} wrap failures, and since JDK 23 they wrap cancellations in a new
+     * {@code CancellationException} too, so the original is read back with {@code handle}.
+     */
+    static <T> @Nullable T outcomeOf(CompletableFuture<T> done) throws Exception {
+        Throwable failure = done.handle((v, x) -> x).join();
+        if (failure == null) {
+            return done.getNow(null);
         }
+        while (failure instanceof CompletionException && failure.getCause() != null) {
+            failure = failure.getCause();
+        }
+        throw rethrow(failure);
+    }
+
+    /**
+     * Blocks until {@code future} completes, then returns its value or throws the very exception it
+     * completed with.
+     *
+     * @throws InterruptedException if interrupted while waiting (the flag is cleared)
+     */
+    static <T> @Nullable T await(CompletableFuture<T> future) throws Exception {
+        try {
+            future.get();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
+            // fall through: read the original outcome
+        }
+        return outcomeOf(future);
     }
 
     static Exception rethrow(Throwable t) {

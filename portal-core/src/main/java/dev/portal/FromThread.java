@@ -3,7 +3,6 @@ package dev.portal;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 
 import dev.portal.internal.ThreadContext;
@@ -76,6 +75,25 @@ public final class FromThread {
     }
 
     /**
+     * Runs a plain action on the loop thread and blocks the worker until it has run, for example
+     * {@code FromThread.runSync(event::set)}.
+     *
+     * @throws Exception the exception the action threw (the same object)
+     */
+    public static void runSync(Runnable action) throws Exception {
+        Objects.requireNonNull(action, "action must not be null");
+        Job<?> job = requireJob("FromThread.runSync");
+        hop(job, "FromThread.runSync", () -> {
+            try {
+                action.run();
+                return LoopStage.completedFuture(null);
+            } catch (Throwable t) {
+                return LoopStage.failedFuture(t);
+            }
+        });
+    }
+
+    /**
      * Throws {@link CancelledException} if the scope of the task that called
      * {@link ToThread#runSync} has been cancelled (a cancellation beyond a shield does not count).
      * Keeps working after the caller has abandoned the call. Costs a thread check and a volatile
@@ -106,8 +124,8 @@ public final class FromThread {
     private static IllegalStateException notAWorker(String what) {
         Thread t = Thread.currentThread();
         String where = EventLoop.current() != null
-                ? "this is an event loop thread; async code there awaits directly (Async.checkpoint() for a "
-                        + "cancellation point)"
+                ? "this is an event loop thread, where async code awaits directly (Async.checkpoint() for a "
+                        + "cancellation point); a BlockingPortal is for threads the loop did not start"
                 : "this thread was not started by ToThread.runSync; threads the loop did not start reach it "
                         + "through a BlockingPortal";
         return new IllegalStateException(what + " can only be called from a worker thread running a "
@@ -137,13 +155,10 @@ public final class FromThread {
             throw new IllegalStateException(name + " cannot reach event loop " + loop.name() + ": it has stopped", stopped);
         }
         try {
-            return outcome.get();
+            return EventLoop.await(outcome);
         } catch (InterruptedException e) {
             callScope.cancel();
             throw e;
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause() != null ? e.getCause() : e;
-            throw EventLoop.rethrow(cause);
         }
     }
 }

@@ -34,6 +34,8 @@ public final class Worker implements Runnable {
     private volatile @Nullable WorkerJob slot;
     private volatile @Nullable Object currentJob;
     private long idleSinceNanos;
+    /** Whether the current job has already returned this worker to the pool; worker thread only. */
+    private boolean released;
     @Nullable Thread thread;
 
     Worker(WorkerPool pool, WorkerJob first) {
@@ -84,11 +86,15 @@ public final class Worker implements Runnable {
         LockSupport.unpark(thread());
     }
 
-    /** Returns this worker to the pool's idle stack. Idempotent within one job. */
+    /**
+     * Returns this worker to the pool's idle stack. Once per job: a second call is ignored, even if
+     * a dispatcher has claimed the worker again in between (the state alone cannot tell).
+     */
     public void release() {
-        if (state != BUSY) {
+        if (released || state != BUSY) {
             return;
         }
+        released = true;
         idleSinceNanos = System.nanoTime();
         state = IDLE;
         pool.offerIdle(this);
@@ -116,6 +122,7 @@ public final class Worker implements Runnable {
             WorkerJob job = slot;
             if (job != null) {
                 slot = null;
+                released = false;
                 try {
                     job.runOnWorker(this);
                 } catch (Throwable t) {

@@ -1,0 +1,1133 @@
+package dev.portal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatNullPointerException;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * {@link ToThread#runSync}: AnyIO 4.8's {@code tests/test_to_thread.py} ported to Java, plus the
+ * cancel modes, the limiter rules and the worker pool behaviour that Portal documents.
+ */
+class ToThreadTest {
+
+    private static final Duration TIMEOUT = Duration.ofSeconds(10);
+    private static final TaskLocal<Integer> NUMBER = TaskLocal.named("number");
+
+    // ---------------------------------------------------------------------------------------------
+    // AnyIO test_to_thread.py
+
+    @Test
+    void runSyncInACancelledScopeNeverRunsTheFunctionNorAnyStatementAfterIt() throws Exception {
+        AtomicInteger state = new AtomicInteger(1);
+        AtomicReference<Throwable> childOutcome = new AtomicReference<>();
+        AtomicReference<EventLoop> loop = new AtomicReference<>();
+        EventLoop.run(() -> TaskGroup.open(tg -> {
+            loop.set(EventLoop.current());
+            tg.startSoon("child", () -> ToThread.runSync(() -> {
+                state.set(2);
+                return null;
+            }).thenRun(() -> state.set(3))).whenComplete((v, e) -> childOutcome.set(e));
+            tg.cancelScope().cancel();
+            return CompletableFuture.completedFuture(null);
+        }));
+
+        assertThat(state).hasValue(1);
+        assertThat(cause(childOutcome.get())).isInstanceOf(CancelledException.class);
+        OffloadStatistics offloads = loop.get().statistics().offloads();
+        assertThat(offloads.cancelledBeforeStart()).isEqualTo(1);
+        assertThat(offloads.started()).isZero();
+    }
+
+    @Test
+    void runSyncInAScopeCancelledBeforeEntryNeverRunsTheFunction() throws Exception {
+        AtomicBoolean ran = new AtomicBoolean();
+        CancelScope scope = CancelScope.create();
+        scope.cancel();
+        Object result = EventLoop.run(() -> scope.run(() -> ToThread.runSync(() -> {
+            ran.set(true);
+            return "ran";
+        })));
+
+        assertThat(result).isNull();
+        assertThat(ran).isFalse();
+        assertThat(scope.cancelledCaught()).isTrue();
+    }
+
+    @Test
+    void runSyncThrowsTheSameExceptionObjectTheFunctionThrew() {
+        IllegalArgumentException foo = new IllegalArgumentException("foo");
+
+        Throwable thrown = catchThrowable(() -> EventLoop.run(() -> ToThread.runSync(() -> {
+            throw foo;
+        })));
+
+        assertThat(thrown).isSameAs(foo).hasMessage("foo");
+    }
+
+    @Test
+    void runSyncCompletesWithTheSameCheckedExceptionOrErrorObject() throws Exception {
+        IOException checked = new IOException("disk on fire");
+        Error error = new SimulatedError();
+        List<Throwable> seen = new CopyOnWriteArrayList<>();
+
+        EventLoop.run(() -> ToThread.runSync(() -> {
+            throw checked;
+        }).handle((v, e) -> seen.add(e)).thenCompose(x -> ToThread.runSync(() -> {
+            throw error;
+        }).handle((v, e) -> seen.add(e))));
+
+        assertThat(seen).hasSize(2);
+        assertThat(seen.get(0)).isSameAs(checked);
+        assertThat(seen.get(1)).isSameAs(error);
+        Throwable thrown = catchThrowable(() -> EventLoop.run(() -> ToThread.runSync(() -> {
+            throw error;
+        })));
+        assertThat(thrown).isSameAs(error);
+    }
+
+    @Test
+    void customLimiterOfThreeLetsExactlyThreeOfFourCallsRunAtOnce() throws Exception {
+        CapacityLimiter limiter = new CapacityLimiter(3);
+        AtomicInteger active = new AtomicInteger();
+        AtomicInteger maxActive = new AtomicInteger();
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger activeWhileFull = new AtomicInteger(-1);
+        AtomicReference<CapacityLimiterStatistics> whileFull = new AtomicReference<>();
+
+        EventLoop.run(() -> TaskGroup.open(tg -> {
+            for (int i = 0; i < 4; i++) {
+                tg.startSoon("call-" + i, () -> ToThread.runSync(() -> {
+                    maxActive.accumulateAndGet(active.incrementAndGet(), Math::max);
+                    try {
+                        if (!release.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+                            throw new AssertionError("never released");
+                        }
+                    } finally {
+                        active.decrementAndGet();
+                    }
+                    return null;
+                }, limiter));
+            }
+            tg.startSoon("observer", () -> ToThread.runSync(() -> {
+                try {
+                    await().atMost(TIMEOUT).until(() -> active.get() == 3 && limiter.statistics().tasksWaiting() == 1);
+                    // a fourth thread must not sneak in while the three hold their tokens
+                    await().during(Duration.ofMillis(150)).atMost(TIMEOUT).until(() -> active.get() == 3);
+                    activeWhileFull.set(active.get());
+                    whileFull.set(limiter.statistics());
+                } finally {
+                    release.countDown();
+                }
+                return null;
+            }, new CapacityLimiter(1)));
+            return CompletableFuture.completedFuture(null);
+        }));
+
+        assertThat(activeWhileFull).hasValue(3);
+        assertThat(whileFull.get().borrowedTokens()).isEqualTo(3);
+        assertThat(whileFull.get().tasksWaiting()).isEqualTo(1);
+        assertThat(maxActive).hasValue(3);
+        assertThat(active).hasValue(0);
+        assertThat(limiter.borrowedTokens()).isZero();
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = CancelMode.class, names = {"SHIELD", "ABANDON"})
+    void cancellingTheHostWhileItsWorkerRuns(CancelMode mode) throws Exception {
+        Queue<String> finished = new ConcurrentLinkedQueue<>();
+
+        EventLoop.run(() -> {
+            Event started = new Event();
+            return TaskGroup.open(tg -> {
+                tg.startSoon("host", () -> ToThread.runSync(() -> {
+                    FromThread.runSync(() -> {
+                        started.set();
+                        return null;
+                    });
+                    Thread.sleep(400);
+                    finished.add("thread");
+                    return null;
+                }, mode).whenComplete((v, e) -> finished.add("task")));
+                return started.await().thenRun(() -> tg.cancelScope().cancel());
+            });
+        });
+
+        if (mode == CancelMode.SHIELD) {
+            // the host does not react to the cancellation until the thread has finished
+            assertThat(finished).containsExactly("thread", "task");
+        } else {
+            // the host leaves at once; the thread finishes later
+            await().atMost(TIMEOUT).until(() -> finished.size() == 2);
+            assertThat(finished).containsExactly("task", "thread");
+        }
+    }
+
+    @Test
+    void abandonedThreadKeepsRunningAndALaterRunSyncCanReleaseIt() throws Exception {
+        CountDownLatch gate = new CountDownLatch(1);
+        CompletableFuture<Boolean> abandonedSawRelease = new CompletableFuture<>();
+        AtomicReference<Thread> abandonedThread = new AtomicReference<>();
+        AtomicReference<Thread> releasingThread = new AtomicReference<>();
+        AtomicBoolean stillRunningWhenHostLeft = new AtomicBoolean();
+        CancelScope host = CancelScope.create();
+
+        EventLoop.run(() -> {
+            Event started = new Event();
+            return host.run(() -> {
+                CompletionStage<Object> call = ToThread.runSync(() -> {
+                    abandonedThread.set(Thread.currentThread());
+                    FromThread.runSync(() -> {
+                        started.set();
+                        return null;
+                    });
+                    abandonedSawRelease.complete(gate.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS));
+                    return null;
+                }, CancelMode.ABANDON);
+                return started.await().thenCompose(v -> {
+                    host.cancel();
+                    return call;
+                });
+            }).thenCompose(v -> {
+                stillRunningWhenHostLeft.set(!abandonedSawRelease.isDone());
+                return ToThread.runSync(() -> {
+                    releasingThread.set(Thread.currentThread());
+                    gate.countDown();
+                    return null;
+                });
+            });
+        });
+
+        assertThat(host.cancelledCaught()).isTrue();
+        assertThat(stillRunningWhenHostLeft).isTrue();
+        assertThat(abandonedSawRelease.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        assertThat(releasingThread.get()).isNotSameAs(abandonedThread.get());
+    }
+
+    @Test
+    void workerSeesACopyOfTheCallersTaskLocalsAndNeverWritesBack() throws Exception {
+        AtomicReference<List<Integer>> inWorker = new AtomicReference<>();
+        AtomicReference<Integer> inCallerAfterwards = new AtomicReference<>();
+        AtomicReference<Integer> inLaterCall = new AtomicReference<>(-1);
+
+        EventLoop.run(() -> {
+            NUMBER.set(6);
+            return ToThread.runSync(() -> {
+                Integer before = NUMBER.get();
+                NUMBER.set(7);
+                inWorker.set(List.of(before, NUMBER.get()));
+                return null;
+            }).thenCompose(v -> {
+                inCallerAfterwards.set(NUMBER.get());
+                NUMBER.remove();
+                return ToThread.runSync(() -> {
+                    inLaterCall.set(NUMBER.get());
+                    return null;
+                });
+            });
+        });
+
+        assertThat(inWorker.get()).containsExactly(6, 7);
+        assertThat(inCallerAfterwards.get()).isEqualTo(6);
+        assertThat(inLaterCall.get()).isNull();
+    }
+
+    @Test
+    void workerThreadIsNotInAsyncContext() throws Exception {
+        AtomicReference<EventLoop> currentLoop = new AtomicReference<>();
+        Throwable thrown = EventLoop.run(() -> ToThread.runSync(() -> {
+            currentLoop.set(EventLoop.current());
+            return catchThrowable(Async::checkpoint);
+        }));
+
+        assertThat(currentLoop.get()).isNull();
+        assertThat(thrown).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("event loop thread")
+                .hasMessageContaining("FromThread.run");
+    }
+
+    @Test
+    void cancellingTheReturnedStageDirectlyRaisesNoErrorAndStillFreesTheToken() throws Exception {
+        CapacityLimiter limiter = new CapacityLimiter(1);
+        List<Throwable> uncaught = new CopyOnWriteArrayList<>();
+        EventLoop loop = EventLoop.builder().name("tt-direct-cancel").listener(recordingListener(uncaught)).start();
+        try {
+            CountDownLatch gate = new CountDownLatch(1);
+            AtomicBoolean finished = new AtomicBoolean();
+            CompletableFuture<String> call = submit(loop, () -> CompletableFuture.completedFuture(ToThread.runSync(() -> {
+                gate.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                finished.set(true);
+                return "value";
+            }, limiter).toCompletableFuture())).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+
+            assertThat(call.cancel(true)).isTrue();
+            assertThat(limiter.borrowedTokens()).isEqualTo(1);
+            gate.countDown();
+            await().atMost(TIMEOUT).until(() -> finished.get() && limiter.borrowedTokens() == 0);
+            assertThat(submit(loop, () -> ToThread.runSync(() -> "next", limiter)).get(TIMEOUT.toSeconds(),
+                    TimeUnit.SECONDS)).isEqualTo("next");
+        } finally {
+            loop.close();
+        }
+        assertThat(uncaught).isEmpty();
+        assertThat(loop.statistics().callbackFailures()).isZero();
+    }
+
+    @Test
+    void runSyncWorksInACallbackOutsideAnyTaskAndNoWorkerOutlivesTheLoop() throws Exception {
+        List<Throwable> uncaught = new CopyOnWriteArrayList<>();
+        EventLoop loop = EventLoop.builder().name("tt-no-task").listener(recordingListener(uncaught)).start();
+        String worker;
+        try {
+            worker = submit(loop, () -> ToThread.runSync(() -> Thread.currentThread().getName()))
+                    .get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        } finally {
+            loop.close();
+        }
+
+        assertThat(worker).startsWith("tt-no-task-worker-");
+        await().atMost(Duration.ofSeconds(2)).until(() -> liveThreadsNamed("tt-no-task-worker-").isEmpty());
+        assertThat(loop.statistics().workers().live()).isZero();
+        assertThat(loop.statistics().callbackFailures()).isZero();
+        assertThat(uncaught).isEmpty();
+    }
+
+    @Test
+    void consecutiveLoopsEachRunAnOffloadAndLeaveNoWorkerBehind() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            String name = "tt-consecutive-" + i;
+            String worker = EventLoop.builder().name(name).run(() -> ToThread.runSync(() ->
+                    Thread.currentThread().getName()));
+            assertThat(worker).startsWith(name + "-worker-");
+        }
+
+        await().atMost(Duration.ofSeconds(2)).until(() -> liveThreadsNamed("tt-consecutive-").isEmpty());
+    }
+
+    @Test
+    void aWorkerIsNeverReusedOnceItsLoopHasStopped() throws Exception {
+        AtomicReference<EventLoop> firstLoop = new AtomicReference<>();
+        Thread first = EventLoop.builder().name("tt-stopped-a").run(() -> {
+            firstLoop.set(EventLoop.current());
+            return ToThread.runSync(Thread::currentThread);
+        });
+
+        await().atMost(Duration.ofSeconds(2)).until(() -> !first.isAlive());
+        WorkerPoolStatistics pool = firstLoop.get().statistics().workers();
+        assertThat(pool.live()).isZero();
+        assertThat(pool.idle()).isZero();
+        Thread second = EventLoop.builder().name("tt-stopped-b").run(() -> ToThread.runSync(Thread::currentThread));
+        assertThat(second).isNotSameAs(first);
+        assertThat(second.getName()).startsWith("tt-stopped-b-worker-");
+    }
+
+    @Test
+    void aWorkerStillRunningAnAbandonedCallWhenTheLoopStopsExitsOnceTheCallReturns() throws Exception {
+        CountDownLatch gate = new CountDownLatch(1);
+        AtomicReference<Thread> worker = new AtomicReference<>();
+        AtomicReference<EventLoop> loop = new AtomicReference<>();
+        CancelScope host = CancelScope.create();
+
+        EventLoop.builder().name("tt-abandoned-at-stop").run(() -> {
+            loop.set(EventLoop.current());
+            Event started = new Event();
+            return host.run(() -> {
+                CompletionStage<Object> call = ToThread.runSync(() -> {
+                    worker.set(Thread.currentThread());
+                    FromThread.runSync(() -> {
+                        started.set();
+                        return null;
+                    });
+                    gate.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                    return null;
+                }, CancelMode.ABANDON);
+                return started.await().thenCompose(v -> {
+                    host.cancel();
+                    return call;
+                });
+            });
+        });
+
+        // the loop did not wait for the abandoned call
+        assertThat(worker.get().isAlive()).isTrue();
+        assertThat(loop.get().isTerminated()).isTrue();
+        gate.countDown();
+        await().atMost(Duration.ofSeconds(2)).until(() -> !worker.get().isAlive());
+        assertThat(loop.get().statistics().workers().live()).isZero();
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Cancel modes
+
+    @Test
+    void shieldedCallReturnsTheFunctionsValueAndTheCancellationSurfacesAtTheNextCheckpoint() throws Exception {
+        CancelScope scope = CancelScope.create();
+        AtomicReference<Object> value = new AtomicReference<>();
+        AtomicBoolean pastTheCheckpoint = new AtomicBoolean();
+        AtomicReference<EventLoop> loop = new AtomicReference<>();
+
+        Object result = EventLoop.run(() -> {
+            loop.set(EventLoop.current());
+            return scope.run(() -> ToThread.runSync(() -> {
+                FromThread.runSync(() -> {
+                    scope.cancel();
+                    return null;
+                });
+                return "value";
+            }).thenCompose(v -> {
+                value.set(v);
+                return Async.checkpoint();
+            }).thenApply(v -> {
+                pastTheCheckpoint.set(true);
+                return "after";
+            }));
+        });
+
+        assertThat(value).hasValue("value");
+        assertThat(pastTheCheckpoint).isFalse();
+        assertThat(result).isNull();
+        assertThat(scope.cancelledCaught()).isTrue();
+        OffloadStatistics offloads = loop.get().statistics().offloads();
+        assertThat(offloads.shielded()).isEqualTo(1);
+        assertThat(offloads.succeeded()).isEqualTo(1);
+    }
+
+    @Test
+    void abandonedCallReleasesTheCallerAtOnceButKeepsItsTokenUntilTheFunctionReturns() throws Exception {
+        CapacityLimiter limiter = new CapacityLimiter(1);
+        CountDownLatch gate = new CountDownLatch(1);
+        AtomicBoolean functionReturned = new AtomicBoolean();
+        AtomicBoolean returnedBeforeHostLeft = new AtomicBoolean(true);
+        AtomicReference<CapacityLimiterStatistics> afterHostLeft = new AtomicReference<>();
+        AtomicReference<WorkerPoolStatistics> poolAfterHostLeft = new AtomicReference<>();
+        AtomicReference<CapacityLimiterStatistics> whileNextWaits = new AtomicReference<>();
+        AtomicReference<EventLoop> loop = new AtomicReference<>();
+        CancelScope host = CancelScope.create();
+
+        String next = EventLoop.run(() -> {
+            loop.set(EventLoop.current());
+            Event started = new Event();
+            RunSyncOptions abandon = RunSyncOptions.defaults().withCancelMode(CancelMode.ABANDON).withLimiter(limiter);
+            return host.run(() -> {
+                CompletionStage<Object> call = ToThread.runSync(() -> {
+                    FromThread.runSync(() -> {
+                        started.set();
+                        return null;
+                    });
+                    gate.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                    functionReturned.set(true);
+                    return null;
+                }, abandon);
+                return started.await().thenCompose(v -> {
+                    host.cancel();
+                    return call;
+                });
+            }).thenCompose(v -> {
+                returnedBeforeHostLeft.set(functionReturned.get());
+                afterHostLeft.set(limiter.statistics());
+                poolAfterHostLeft.set(loop.get().statistics().workers());
+                CompletionStage<String> queued = ToThread.runSync(() -> "next", limiter);
+                return ToThread.runSync(() -> {
+                    try {
+                        await().atMost(TIMEOUT).until(() -> limiter.statistics().tasksWaiting() == 1);
+                        whileNextWaits.set(limiter.statistics());
+                    } finally {
+                        gate.countDown();
+                    }
+                    return null;
+                }).thenCompose(x -> queued);
+            });
+        });
+
+        assertThat(host.cancelledCaught()).isTrue();
+        assertThat(returnedBeforeHostLeft).isFalse();
+        assertThat(afterHostLeft.get().borrowedTokens()).isEqualTo(1);
+        assertThat(poolAfterHostLeft.get().abandonedRunning()).isEqualTo(1);
+        assertThat(whileNextWaits.get().borrowedTokens()).isEqualTo(1);
+        assertThat(whileNextWaits.get().tasksWaiting()).isEqualTo(1);
+        assertThat(next).isEqualTo("next");
+        assertThat(limiter.borrowedTokens()).isZero();
+        EventLoopStatistics stats = loop.get().statistics();
+        assertThat(stats.offloads().abandoned()).isEqualTo(1);
+        assertThat(stats.workers().abandonedRunning()).isZero();
+    }
+
+    @Test
+    void interruptModeInterruptsTheWorkerAndReleasesTheCallerAtOnce() throws Exception {
+        CompletableFuture<Throwable> sleepOutcome = new CompletableFuture<>();
+        AtomicReference<EventLoop> loop = new AtomicReference<>();
+        CancelScope host = CancelScope.create();
+
+        EventLoop.run(() -> {
+            loop.set(EventLoop.current());
+            Event started = new Event();
+            return host.run(() -> {
+                CompletionStage<Object> call = ToThread.runSync(() -> {
+                    FromThread.runSync(() -> {
+                        started.set();
+                        return null;
+                    });
+                    try {
+                        Thread.sleep(10_000);
+                        sleepOutcome.complete(null);
+                    } catch (InterruptedException e) {
+                        sleepOutcome.complete(e);
+                        throw e;
+                    }
+                    return null;
+                }, CancelMode.INTERRUPT);
+                return started.await().thenCompose(v -> {
+                    host.cancel();
+                    return call;
+                });
+            });
+        });
+
+        assertThat(host.cancelledCaught()).isTrue();
+        assertThat(sleepOutcome.get(5, TimeUnit.SECONDS)).isInstanceOf(InterruptedException.class);
+        assertThat(loop.get().statistics().offloads().interrupted()).isEqualTo(1);
+        assertThat(loop.get().statistics().offloads().abandoned()).isZero();
+    }
+
+    @Test
+    void anInterruptAimedAtOneCallNeverReachesTheNextJobOnThatThread() throws Exception {
+        CancelScope host = CancelScope.create();
+        AtomicReference<Thread> interruptedWorker = new AtomicReference<>();
+        CompletableFuture<Throwable> firstOutcome = new CompletableFuture<>();
+        AtomicReference<EventLoop> loop = new AtomicReference<>();
+
+        List<Object> next = EventLoop.run(() -> {
+            loop.set(EventLoop.current());
+            Event started = new Event();
+            return host.run(() -> {
+                CompletionStage<Object> call = ToThread.runSync(() -> {
+                    interruptedWorker.set(Thread.currentThread());
+                    FromThread.runSync(() -> {
+                        started.set();
+                        return null;
+                    });
+                    try {
+                        Thread.sleep(10_000);
+                        firstOutcome.complete(null);
+                    } catch (InterruptedException e) {
+                        // swallowed: the call returns normally with the flag cleared by sleep
+                        firstOutcome.complete(e);
+                    }
+                    return null;
+                }, CancelMode.INTERRUPT);
+                return started.await().thenCompose(v -> {
+                    host.cancel();
+                    return call;
+                });
+            }).thenCompose(v -> eventually("the interrupted call has returned its worker", () -> {
+                WorkerPoolStatistics pool = loop.get().statistics().workers();
+                return pool.busy() == 0 && pool.idle() == 1;
+            })).thenCompose(v -> ToThread.runSync(() -> {
+                boolean flagAtStart = Thread.currentThread().isInterrupted();
+                Throwable sleep = catchThrowable(() -> Thread.sleep(50));
+                return List.of(Thread.currentThread(), flagAtStart, String.valueOf(sleep));
+            }));
+        });
+
+        assertThat(firstOutcome.get(5, TimeUnit.SECONDS)).isInstanceOf(InterruptedException.class);
+        assertThat(next.get(0)).isSameAs(interruptedWorker.get());
+        assertThat(next.get(1)).isEqualTo(false);
+        assertThat(next.get(2)).isEqualTo("null");
+    }
+
+    @Test
+    void anInterruptRacingWithTheFunctionsReturnNeverLeaksIntoALaterJob() throws Exception {
+        int rounds = 200;
+        List<String> leaks = new CopyOnWriteArrayList<>();
+        AtomicInteger sameThread = new AtomicInteger();
+
+        EventLoop.run(() -> sequentially(rounds, i -> {
+            CancelScope host = CancelScope.create();
+            AtomicBoolean started = new AtomicBoolean();
+            AtomicReference<Thread> first = new AtomicReference<>();
+            long spinNanos = ThreadLocalRandom.current().nextLong(300_000);
+            CompletionStage<Object> call = host.run(() -> ToThread.runSync(() -> {
+                if (Thread.currentThread().isInterrupted()) {
+                    leaks.add("round " + i + ": interrupted when the interruptible call started");
+                }
+                first.set(Thread.currentThread());
+                started.set(true);
+                long end = System.nanoTime() + spinNanos;
+                while (System.nanoTime() - end < 0) {
+                    Thread.onSpinWait();
+                }
+                return null;
+            }, CancelMode.INTERRUPT));
+            return eventually("the call has started", started::get).thenCompose(v -> {
+                host.cancel();
+                return call;
+            }).thenCompose(v -> ToThread.runSync(() -> {
+                if (Thread.currentThread().isInterrupted()) {
+                    leaks.add("round " + i + ": interrupted when the next call started");
+                }
+                if (Thread.currentThread() == first.get()) {
+                    sameThread.incrementAndGet();
+                }
+                return null;
+            }));
+        }));
+
+        assertThat(leaks).isEmpty();
+        assertThat(sameThread.get()).as("rounds whose next call reused the interrupted call's thread").isPositive();
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Limiters
+
+    @Test
+    void defaultLimiterHasFortyTokensAndBelongsToItsLoop() throws Exception {
+        List<CapacityLimiter> limiters = new ArrayList<>();
+        AtomicInteger borrowedInWorker = new AtomicInteger(-1);
+        for (int i = 0; i < 2; i++) {
+            EventLoop.run(() -> {
+                CapacityLimiter limiter = ToThread.currentDefaultThreadLimiter();
+                assertThat(ToThread.currentDefaultThreadLimiter()).isSameAs(limiter);
+                assertThat(EventLoop.current().defaultThreadLimiter()).isSameAs(limiter);
+                limiters.add(limiter);
+                return ToThread.runSync(() -> {
+                    borrowedInWorker.set(limiter.borrowedTokens());
+                    return null;
+                });
+            });
+            assertThat(borrowedInWorker).hasValue(1);
+        }
+
+        assertThat(limiters.get(0).totalTokens()).isEqualTo(40);
+        assertThat(limiters.get(1).totalTokens()).isEqualTo(40);
+        assertThat(limiters.get(1)).isNotSameAs(limiters.get(0));
+    }
+
+    @Test
+    void resizingTheDefaultLimiterTakesEffectForLaterCalls() throws Exception {
+        AtomicInteger active = new AtomicInteger();
+        AtomicInteger maxActive = new AtomicInteger();
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicReference<CapacityLimiterStatistics> whileFull = new AtomicReference<>();
+        AtomicReference<EventLoop> loop = new AtomicReference<>();
+
+        EventLoop.run(() -> {
+            loop.set(EventLoop.current());
+            ToThread.currentDefaultThreadLimiter().setTotalTokens(2);
+            return TaskGroup.open(tg -> {
+                for (int i = 0; i < 3; i++) {
+                    tg.startSoon("call-" + i, () -> ToThread.runSync(() -> {
+                        maxActive.accumulateAndGet(active.incrementAndGet(), Math::max);
+                        try {
+                            release.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                        } finally {
+                            active.decrementAndGet();
+                        }
+                        return null;
+                    }));
+                }
+                tg.startSoon("observer", () -> ToThread.runSync(() -> {
+                    try {
+                        await().atMost(TIMEOUT).until(() -> active.get() == 2
+                                && loop.get().statistics().defaultLimiter().tasksWaiting() == 1);
+                        await().during(Duration.ofMillis(150)).atMost(TIMEOUT).until(() -> active.get() == 2);
+                        whileFull.set(loop.get().statistics().defaultLimiter());
+                    } finally {
+                        release.countDown();
+                    }
+                    return null;
+                }, new CapacityLimiter(1)));
+                return CompletableFuture.completedFuture(null);
+            });
+        });
+
+        assertThat(maxActive).hasValue(2);
+        assertThat(whileFull.get().totalTokens()).isEqualTo(2);
+        assertThat(whileFull.get().borrowedTokens()).isEqualTo(2);
+    }
+
+    @Test
+    void callCancelledWhileWaitingForATokenNeverRunsAndGivesUpItsPlaceInTheQueue() throws Exception {
+        CapacityLimiter limiter = new CapacityLimiter(1);
+        CountDownLatch gate = new CountDownLatch(1);
+        AtomicBoolean cancelledCallRan = new AtomicBoolean();
+        Queue<String> order = new ConcurrentLinkedQueue<>();
+        AtomicReference<CapacityLimiterStatistics> whileQueued = new AtomicReference<>();
+        AtomicReference<CapacityLimiterStatistics> afterCancel = new AtomicReference<>();
+        AtomicReference<EventLoop> loop = new AtomicReference<>();
+        CancelScope waiting = CancelScope.create();
+
+        EventLoop.run(() -> {
+            loop.set(EventLoop.current());
+            Event holding = new Event();
+            CompletionStage<Object> holder = ToThread.runSync(() -> {
+                FromThread.runSync(() -> {
+                    holding.set();
+                    return null;
+                });
+                gate.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                order.add("holder");
+                return null;
+            }, limiter);
+            return holding.await().thenCompose(v -> {
+                CompletionStage<Object> cancelled = waiting.run(() -> ToThread.runSync(() -> {
+                    cancelledCallRan.set(true);
+                    order.add("cancelled");
+                    return null;
+                }, limiter));
+                whileQueued.set(limiter.statistics());
+                waiting.cancel();
+                return cancelled;
+            }).thenCompose(v -> {
+                afterCancel.set(limiter.statistics());
+                CompletionStage<String> next = ToThread.runSync(() -> {
+                    order.add("next");
+                    return "next";
+                }, limiter);
+                gate.countDown();
+                return holder.thenCompose(x -> next);
+            });
+        });
+
+        assertThat(whileQueued.get().tasksWaiting()).isEqualTo(1);
+        assertThat(waiting.cancelledCaught()).isTrue();
+        assertThat(afterCancel.get().tasksWaiting()).isZero();
+        assertThat(afterCancel.get().borrowedTokens()).isEqualTo(1);
+        assertThat(cancelledCallRan).isFalse();
+        assertThat(order).containsExactly("holder", "next");
+        assertThat(limiter.statistics().borrowedTokens()).isZero();
+        assertThat(limiter.statistics().tasksWaiting()).isZero();
+        assertThat(loop.get().statistics().offloads().cancelledBeforeStart()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(CancelMode.class)
+    void cancellationRacingWithTheTokenGrantNeverLosesOrLeaksTheToken(CancelMode mode) throws Exception {
+        int rounds = 200;
+        CapacityLimiter limiter = new CapacityLimiter(0);
+        List<String> violations = new CopyOnWriteArrayList<>();
+        AtomicInteger ranCount = new AtomicInteger();
+
+        EventLoop.run(() -> sequentially(rounds, i -> {
+            CancelScope scope = CancelScope.create();
+            AtomicInteger ran = new AtomicInteger();
+            RunSyncOptions options = RunSyncOptions.defaults().withCancelMode(mode).withLimiter(limiter);
+            CompletionStage<Object> call = scope.run(() -> ToThread.runSync(() -> {
+                ran.incrementAndGet();
+                return "ran";
+            }, options));
+            // another thread grants the token while the loop carries out the cancellation
+            CompletionStage<Object> racer = ToThread.runSync(() -> {
+                if (i % 2 == 0) {
+                    scope.cancel();
+                    limiter.setTotalTokens(1);
+                } else {
+                    limiter.setTotalTokens(1);
+                    scope.cancel();
+                }
+                return null;
+            });
+            return racer.thenCompose(v -> call).thenCompose(outcome -> {
+                if ("ran".equals(outcome) && ran.get() != 1) {
+                    violations.add("round " + i + ": the caller got the value but the function ran " + ran + " times");
+                }
+                return eventually("round " + i + ": the token is free again", () ->
+                        limiter.statistics().borrowedTokens() == 0 && limiter.statistics().tasksWaiting() == 0)
+                        .thenApply(x -> outcome);
+            }).thenCompose(outcome -> {
+                if (ran.get() > 1) {
+                    violations.add("round " + i + ": the function ran " + ran + " times");
+                }
+                if (mode == CancelMode.SHIELD && (ran.get() == 1) != "ran".equals(outcome)) {
+                    violations.add("round " + i + ": shielded call ran " + ran + " times but the caller got " + outcome);
+                }
+                ranCount.addAndGet(ran.get());
+                // the token was neither lost nor leaked: a fresh call gets it
+                return ToThread.runSync(() -> "fresh", limiter);
+            }).thenCompose(fresh -> {
+                if (!"fresh".equals(fresh)) {
+                    violations.add("round " + i + ": a fresh call returned " + fresh);
+                }
+                limiter.setTotalTokens(0);
+                return CompletableFuture.completedFuture(null);
+            });
+        }));
+
+        assertThat(violations).isEmpty();
+        assertThat(limiter.statistics().borrowedTokens()).isZero();
+        assertThat(limiter.statistics().tasksWaiting()).isZero();
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Worker pool
+
+    @Test
+    void sequentialCallsReuseOneWorkerThreadNamedAfterTheLoop() throws Exception {
+        AtomicReference<EventLoop> loop = new AtomicReference<>();
+        String loopThread = Thread.currentThread().getName();
+
+        List<String> names = EventLoop.builder().name("tt-reuse").run(() -> {
+            loop.set(EventLoop.current());
+            return sequentially(5, i -> ToThread.runSync(() -> Thread.currentThread().getName()));
+        });
+
+        assertThat(names).hasSize(5);
+        assertThat(new HashSet<>(names)).hasSize(1);
+        assertThat(names.get(0)).startsWith("tt-reuse-worker-").isNotEqualTo(loopThread);
+        assertThat(loop.get().statistics().workers().created()).isEqualTo(1);
+        await().atMost(Duration.ofSeconds(1)).until(() -> liveThreadsNamed("tt-reuse-worker-").isEmpty());
+    }
+
+    @Test
+    void concurrentCallsNeverQueueBehindAnotherCallOnTheSameWorker() throws Exception {
+        int rounds = 2000;
+        // each round's two calls wait for each other: they must run on two threads at once
+        CyclicBarrier barrier = new CyclicBarrier(2);
+        AtomicInteger done = new AtomicInteger();
+
+        EventLoop.run(() -> TaskGroup.open(tg -> {
+            for (String name : List.of("a", "b")) {
+                tg.startSoon(name, () -> sequentially(rounds, i -> ToThread.runSync(() -> {
+                    barrier.await(3, TimeUnit.SECONDS);
+                    return done.incrementAndGet();
+                })));
+            }
+            return CompletableFuture.completedFuture(null);
+        }));
+
+        assertThat(done).hasValue(2 * rounds);
+    }
+
+    @Test
+    void idleWorkersRetireAfterTheIdleTimeout() throws Exception {
+        EventLoop loop = EventLoop.builder().name("tt-idle").workerIdleTimeout(Duration.ofMillis(200)).start();
+        try {
+            CyclicBarrier bothRunning = new CyclicBarrier(2);
+            Callable<String> meet = () -> {
+                bothRunning.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                return Thread.currentThread().getName();
+            };
+            List<String> threads = submit(loop, () -> ToThread.runSync(meet)
+                    .thenCombine(ToThread.runSync(meet), List::of)).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(new HashSet<>(threads)).hasSize(2);
+
+            await().atMost(TIMEOUT).until(() -> loop.statistics().workers().live() == 0);
+            WorkerPoolStatistics pool = loop.statistics().workers();
+            assertThat(pool.created()).isEqualTo(2);
+            assertThat(pool.retired()).isEqualTo(2);
+            assertThat(pool.idle()).isZero();
+            await().atMost(Duration.ofSeconds(2)).until(() -> liveThreadsNamed("tt-idle-worker-").isEmpty());
+
+            // a call after the retirement gets a fresh worker
+            assertThat(submit(loop, () -> ToThread.runSync(() -> Thread.currentThread().getName()))
+                    .get(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).startsWith("tt-idle-worker-").isNotIn(threads);
+        } finally {
+            loop.close();
+        }
+    }
+
+    @Test
+    void virtualWorkersRunCallsOnVirtualThreadsOnJdk21AndNewer() throws Exception {
+        assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21 or newer");
+        AtomicReference<EventLoop> loop = new AtomicReference<>();
+
+        List<Object> seen = EventLoop.builder().name("tt-virtual").virtualWorkers(true).run(() -> {
+            loop.set(EventLoop.current());
+            NUMBER.set(21);
+            return ToThread.runSync(() -> List.of(isVirtual(Thread.currentThread()), Thread.currentThread().getName(),
+                    String.valueOf(FromThread.runSync(NUMBER::get)), String.valueOf(NUMBER.get())));
+        });
+
+        assertThat(seen.get(0)).isEqualTo(true);
+        assertThat((String) seen.get(1)).startsWith("tt-virtual-worker-");
+        assertThat(seen.subList(2, 4)).containsExactly("21", "21");
+        assertThat(loop.get().statistics().workers().virtual()).isTrue();
+    }
+
+    @Test
+    void virtualWorkersFailWithAClearMessageBeforeJdk21() {
+        assumeTrue(Runtime.version().feature() < 21, "this JDK has virtual threads");
+
+        assertThatThrownBy(() -> EventLoop.builder().virtualWorkers(true))
+                .isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("virtualWorkers(true)")
+                .hasMessageContaining("JDK 21")
+                .hasMessageContaining(Runtime.version().toString());
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Statistics
+
+    @Test
+    void offloadStatisticsCountEachOutcome() throws Exception {
+        EventLoop loop = EventLoop.builder().name("tt-statistics").start();
+        try {
+            // succeeded
+            submit(loop, () -> ToThread.runSync(() -> "ok")).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(offloads(loop)).isEqualTo(new OffloadStatistics(1, 1, 0, 0, 0, 0, 0, 0));
+
+            // failed
+            catchThrowable(() -> submit(loop, () -> ToThread.runSync(() -> {
+                throw new IllegalStateException("boom");
+            })).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS));
+            assertThat(offloads(loop)).isEqualTo(new OffloadStatistics(2, 1, 1, 0, 0, 0, 0, 0));
+
+            // cancelled before start: the function never starts
+            CancelScope cancelledFirst = CancelScope.create();
+            cancelledFirst.cancel();
+            submit(loop, () -> cancelledFirst.run(() -> ToThread.runSync(() -> "never"))).get(TIMEOUT.toSeconds(),
+                    TimeUnit.SECONDS);
+            assertThat(offloads(loop)).isEqualTo(new OffloadStatistics(2, 1, 1, 1, 0, 0, 0, 0));
+
+            // shielded: the caller is cancelled while the function runs, and waits for it
+            CancelScope shieldedHost = CancelScope.create();
+            submit(loop, () -> shieldedHost.run(() -> ToThread.runSync(() -> {
+                FromThread.runSync(() -> {
+                    shieldedHost.cancel();
+                    return null;
+                });
+                return "value";
+            }))).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(offloads(loop)).isEqualTo(new OffloadStatistics(3, 2, 1, 1, 1, 0, 0, 0));
+
+            // abandoned: counted at once; abandonedRunning until the function returns
+            CountDownLatch gate = new CountDownLatch(1);
+            CancelScope abandoningHost = cancelledWhileRunning(loop, CancelMode.ABANDON, () -> {
+                gate.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                return "late";
+            });
+            assertThat(abandoningHost.cancelledCaught()).isTrue();
+            assertThat(offloads(loop)).isEqualTo(new OffloadStatistics(4, 2, 1, 1, 1, 1, 0, 0));
+            assertThat(loop.statistics().workers().abandonedRunning()).isEqualTo(1);
+            assertThat(loop.statistics().workers().busy()).isEqualTo(1);
+            gate.countDown();
+            await().atMost(TIMEOUT).untilAsserted(() ->
+                    assertThat(offloads(loop)).isEqualTo(new OffloadStatistics(4, 3, 1, 1, 1, 1, 0, 0)));
+            assertThat(loop.statistics().workers().abandonedRunning()).isZero();
+
+            // interrupted: the interrupted function then fails with InterruptedException
+            cancelledWhileRunning(loop, CancelMode.INTERRUPT, () -> {
+                Thread.sleep(10_000);
+                return "slept";
+            });
+            assertThat(offloads(loop).interrupted()).isEqualTo(1);
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                    assertThat(offloads(loop)).isEqualTo(new OffloadStatistics(5, 3, 2, 1, 1, 1, 1, 0)));
+            assertThat(loop.statistics().workers().abandonedRunning()).isZero();
+
+            // cancelled while waiting for a token: it never starts either
+            CapacityLimiter none = new CapacityLimiter(0);
+            CancelScope queued = CancelScope.create();
+            CompletableFuture<Object> waiting = submit(loop, () -> queued.run(() -> ToThread.runSync(() -> "never", none)));
+            await().atMost(TIMEOUT).until(() -> none.statistics().tasksWaiting() == 1);
+            queued.cancel();
+            waiting.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(offloads(loop)).isEqualTo(new OffloadStatistics(5, 3, 2, 2, 1, 1, 1, 0));
+            assertThat(loop.statistics().workers().busy()).isZero();
+        } finally {
+            loop.close();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Misuse
+
+    @Test
+    void runSyncOffTheLoopFailsNamingTheMethodAndWhatToUseInstead() throws Exception {
+        AtomicBoolean ran = new AtomicBoolean();
+        assertThatThrownBy(() -> ToThread.runSync(() -> ran.getAndSet(true)))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("ToThread.runSync")
+                .hasMessageContaining("event loop thread")
+                .hasMessageContaining(Thread.currentThread().getName())
+                .hasMessageContaining("BlockingPortal")
+                .hasMessageContaining("FromThread.run");
+
+        Throwable fromWorker = EventLoop.run(() -> ToThread.runSync(() ->
+                catchThrowable(() -> ToThread.runSync(() -> ran.getAndSet(true)))));
+        assertThat(fromWorker).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("ToThread.runSync")
+                .hasMessageContaining("FromThread.run");
+        assertThat(ran).isFalse();
+    }
+
+    @Test
+    void currentDefaultThreadLimiterOffTheLoopFails() {
+        assertThatThrownBy(ToThread::currentDefaultThreadLimiter)
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("ToThread.currentDefaultThreadLimiter()")
+                .hasMessageContaining("event loop thread");
+    }
+
+    @Test
+    void nullArgumentsAreRejectedNamingTheArgument() throws Exception {
+        AtomicReference<EventLoop> loop = new AtomicReference<>();
+        EventLoop.run(() -> {
+            loop.set(EventLoop.current());
+            Callable<String> fn = () -> "x";
+            assertThatNullPointerException().isThrownBy(() -> ToThread.runSync((Callable<String>) null))
+                    .withMessageContaining("fn");
+            assertThatNullPointerException().isThrownBy(() -> ToThread.runSync(fn, (RunSyncOptions) null))
+                    .withMessageContaining("options");
+            assertThatNullPointerException().isThrownBy(() -> ToThread.runSync(fn, (CancelMode) null))
+                    .withMessageContaining("cancelMode");
+            assertThatNullPointerException().isThrownBy(() -> ToThread.runSync(fn, (CapacityLimiter) null))
+                    .withMessageContaining("limiter");
+            return CompletableFuture.completedFuture(null);
+        });
+
+        assertThat(loop.get().statistics().offloads().started()).isZero();
+        assertThat(loop.get().statistics().defaultLimiter().acquisitions()).isZero();
+    }
+
+    // ---------------------------------------------------------------------------------------------
+
+    /** Thrown by test functions that must pass an {@link Error} through. */
+    private static final class SimulatedError extends Error {
+        private static final long serialVersionUID = 1L;
+
+        SimulatedError() {
+            super("simulated");
+        }
+    }
+
+    @FunctionalInterface
+    private interface Step<T> {
+        CompletionStage<T> run(int i) throws Exception;
+    }
+
+    /** Runs {@code step} n times one after the other on the loop; completes with their values. */
+    private static <T> CompletionStage<List<T>> sequentially(int n, Step<T> step) {
+        List<T> values = new ArrayList<>();
+        CompletionStage<Void> chain = CompletableFuture.completedFuture(null);
+        for (int i = 0; i < n; i++) {
+            int round = i;
+            chain = chain.thenCompose(v -> {
+                try {
+                    return step.run(round);
+                } catch (Exception e) {
+                    throw new CompletionException(e);
+                }
+            }).thenAccept(values::add);
+        }
+        return chain.thenApply(v -> values);
+    }
+
+    /** A loop-side wait that polls {@code condition} and fails after {@link #TIMEOUT}. */
+    private static CompletionStage<Void> eventually(String what, BooleanSupplier condition) {
+        return poll(what, condition, System.nanoTime() + TIMEOUT.toNanos());
+    }
+
+    private static CompletionStage<Void> poll(String what, BooleanSupplier condition, long deadline) {
+        if (condition.getAsBoolean()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        if (System.nanoTime() - deadline > 0) {
+            return CompletableFuture.failedFuture(new AssertionError("timed out waiting until " + what));
+        }
+        return Async.sleep(Duration.ofMillis(1)).thenCompose(v -> poll(what, condition, deadline));
+    }
+
+    /** Runs {@code fn} in a callback on a started loop; the future completes with its stage's outcome. */
+    private static <T> CompletableFuture<T> submit(EventLoop loop, AsyncCallable<T> fn) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        loop.execute(() -> {
+            CompletionStage<T> stage;
+            try {
+                stage = fn.call();
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+                return;
+            }
+            stage.whenComplete((v, e) -> {
+                if (e == null) {
+                    result.complete(v);
+                } else {
+                    result.completeExceptionally(cause(e));
+                }
+            });
+        });
+        return result;
+    }
+
+    /** Runs {@code fn} on a started loop with {@code mode} and cancels its host once it runs. */
+    private static CancelScope cancelledWhileRunning(EventLoop loop, CancelMode mode, Callable<Object> fn)
+            throws Exception {
+        CancelScope host = CancelScope.create();
+        submit(loop, () -> {
+            Event started = new Event();
+            return host.run(() -> {
+                CompletionStage<Object> call = ToThread.runSync(() -> {
+                    FromThread.runSync(() -> {
+                        started.set();
+                        return null;
+                    });
+                    return fn.call();
+                }, mode);
+                return started.await().thenCompose(v -> {
+                    host.cancel();
+                    return call;
+                });
+            });
+        }).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        return host;
+    }
+
+    private static OffloadStatistics offloads(EventLoop loop) {
+        return loop.statistics().offloads();
+    }
+
+    private static EventLoopListener recordingListener(List<Throwable> uncaught) {
+        return new EventLoopListener() {
+            @Override
+            public void onUncaughtException(EventLoop loop, Throwable error) {
+                uncaught.add(error);
+            }
+        };
+    }
+
+    private static List<Thread> liveThreadsNamed(String prefix) {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.isAlive() && t.getName().startsWith(prefix))
+                .collect(Collectors.toList());
+    }
+
+    private static boolean isVirtual(Thread thread) throws ReflectiveOperationException {
+        return (Boolean) Thread.class.getMethod("isVirtual").invoke(thread);
+    }
+
+    private static Throwable cause(Throwable e) {
+        Throwable t = e;
+        while (t instanceof CompletionException && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+}
