@@ -54,6 +54,9 @@ public interface Contender extends AutoCloseable {
      */
     CancelTrial startCancellable(boolean interrupt);
 
+    /** Whether the calling thread is this contender's loop thread. */
+    boolean inLoop();
+
     /** Whether {@link #startCancellable}(true) is supported. */
     boolean supportsInterrupt();
 

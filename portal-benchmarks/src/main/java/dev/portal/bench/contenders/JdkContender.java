@@ -111,6 +111,11 @@ public final class JdkContender implements Contender {
     }
 
     @Override
+    public boolean inLoop() {
+        return Thread.currentThread().getName().startsWith("jdk-loop-");
+    }
+
+    @Override
     public boolean supportsInterrupt() {
         return true;
     }

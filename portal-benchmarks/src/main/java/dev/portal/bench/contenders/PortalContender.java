@@ -120,6 +120,11 @@ public final class PortalContender implements Contender {
     }
 
     @Override
+    public boolean inLoop() {
+        return portal.eventLoop().inEventLoop();
+    }
+
+    @Override
     public boolean supportsInterrupt() {
         return true;
     }

@@ -94,6 +94,11 @@ public final class ReactorContender implements Contender {
     }
 
     @Override
+    public boolean inLoop() {
+        return Thread.currentThread().getName().startsWith("reactor-loop-");
+    }
+
+    @Override
     public boolean supportsInterrupt() {
         return true;
     }

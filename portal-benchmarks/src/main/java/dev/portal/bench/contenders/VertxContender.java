@@ -125,6 +125,11 @@ public final class VertxContender implements Contender {
     }
 
     @Override
+    public boolean inLoop() {
+        return Context.isOnEventLoopThread() && Vertx.currentContext() == context;
+    }
+
+    @Override
     public boolean supportsInterrupt() {
         return false;
     }
