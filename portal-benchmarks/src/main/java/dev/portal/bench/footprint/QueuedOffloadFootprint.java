@@ -8,12 +8,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+
+import javax.management.ObjectName;
 
 import dev.portal.bench.Contender;
 import dev.portal.bench.Contenders;
@@ -27,14 +31,17 @@ import dev.portal.bench.Contenders;
  *
  * <pre>
  * java -XX:+UseSerialGC -Xms1g -Xmx1g -cp ... dev.portal.bench.footprint.QueuedOffloadFootprint \
- *     [--contenders jdk,portal,vertx,reactor] [--queued 100000] [--out footprint.tsv]
+ *     [--contenders jdk,portal,vertx,reactor] [--queued 100000] [--out footprint.tsv] [--histogram]
  * </pre>
  *
- * Output: one line per contender, {@code contender bytesPerOffload queued}, tab-separated.
+ * Output: one line per contender, {@code contender bytesPerOffload queued}, tab-separated. With
+ * {@code --histogram}, also the classes whose live instances grew, in bytes per queued offload
+ * (from the JVM's class histogram, taken with the same full GCs): where the bytes go.
  */
 public final class QueuedOffloadFootprint {
 
     private static final MemoryMXBean MEMORY = ManagementFactory.getMemoryMXBean();
+    private static boolean histogram;
 
     private QueuedOffloadFootprint() {
     }
@@ -61,6 +68,9 @@ public final class QueuedOffloadFootprint {
                 case "--out":
                     out = Path.of(args[++i]);
                     break;
+                case "--histogram":
+                    histogram = true;
+                    break;
                 default:
                     throw new IllegalArgumentException("unknown argument " + args[i]
                             + "; expected --contenders a,b --queued N --out file");
@@ -69,6 +79,9 @@ public final class QueuedOffloadFootprint {
         List<Result> results = new ArrayList<>();
         for (String name : contenders) {
             Result r = measure(name, queued, System.out);
+            if (histogram) {
+                System.out.println(lastHistogram);
+            }
             results.add(r);
         }
         if (out != null) {
@@ -106,8 +119,12 @@ public final class QueuedOffloadFootprint {
                     + Contender.WORKERS + " workers started");
         }
         long before = usedHeapAfterGc();
+        Map<String, long[]> histogramBefore = histogram ? classHistogram() : Map.of();
         c.startOffloads(queued, Contender.TRIVIAL, count).get(120, TimeUnit.SECONDS);
         long after = usedHeapAfterGc();
+        if (histogram) {
+            lastHistogram = growth(histogramBefore, classHistogram(), queued);
+        }
         if (results.get() != 0) {
             throw new IllegalStateException(c.name() + ": " + results.get() + " offloads completed while every worker "
                     + "was blocked; they should have queued");
@@ -134,6 +151,42 @@ public final class QueuedOffloadFootprint {
             best = Math.min(best, MEMORY.getHeapMemoryUsage().getUsed());
         }
         return best;
+    }
+
+    private static String lastHistogram = "";
+
+    /** The JVM's live-object class histogram (it runs a full GC): class name to {instances, bytes}. */
+    static Map<String, long[]> classHistogram() throws Exception {
+        String text = (String) ManagementFactory.getPlatformMBeanServer().invoke(
+                new ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
+                new Object[] {new String[0]}, new String[] {String[].class.getName()});
+        Map<String, long[]> classes = new HashMap<>();
+        for (String line : text.split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length >= 4 && f[0].endsWith(":")) {
+                classes.put(f[3], new long[] {Long.parseLong(f[1]), Long.parseLong(f[2])});
+            }
+        }
+        return classes;
+    }
+
+    /** The classes that grew, largest first, in instances and bytes per queued offload. */
+    static String growth(Map<String, long[]> before, Map<String, long[]> after, int queued) {
+        List<Map.Entry<String, long[]>> grown = new ArrayList<>();
+        for (Map.Entry<String, long[]> e : after.entrySet()) {
+            long[] b = before.getOrDefault(e.getKey(), new long[2]);
+            long[] d = {e.getValue()[0] - b[0], e.getValue()[1] - b[1]};
+            if (d[1] > queued / 100) {
+                grown.add(Map.entry(e.getKey(), d));
+            }
+        }
+        grown.sort((x, y) -> Long.compare(y.getValue()[1], x.getValue()[1]));
+        StringBuilder sb = new StringBuilder("  per queued offload: instances  bytes  class\n");
+        for (Map.Entry<String, long[]> e : grown) {
+            sb.append(String.format(Locale.ROOT, "  %8.2f %7.1f  %s%n", (double) e.getValue()[0] / queued,
+                    (double) e.getValue()[1] / queued, e.getKey()));
+        }
+        return sb.toString();
     }
 
     static String format(List<Result> results) {

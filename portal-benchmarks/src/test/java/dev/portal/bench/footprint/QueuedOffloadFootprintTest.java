@@ -28,6 +28,19 @@ class QueuedOffloadFootprintTest {
     }
 
     @Test
+    void histogramShowsWhereTheBytesOfAQueuedOffloadGo() throws Exception {
+        var before = QueuedOffloadFootprint.classHistogram();
+        java.util.List<int[]> held = new java.util.ArrayList<>();
+        for (int i = 0; i < 1000; i++) {
+            held.add(new int[4]);
+        }
+        String growth = QueuedOffloadFootprint.growth(before, QueuedOffloadFootprint.classHistogram(), 1000);
+        assertThat(held).hasSize(1000);
+        assertThat(growth).startsWith("  per queued offload: instances  bytes  class")
+                .containsPattern("1\\.0\\d +\\d+\\.\\d  \\[I");
+    }
+
+    @Test
     void mainWritesOneLinePerContender(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("footprint.tsv");
         QueuedOffloadFootprint.main(new String[] {"--contenders", "jdk", "--queued", "1000", "--out", out.toString()});
