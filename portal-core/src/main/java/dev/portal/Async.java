@@ -47,6 +47,7 @@ public final class Async {
      * cancelled (AnyIO's {@code checkpoint}). Other ready callbacks run before it completes.
      */
     public static CompletionStage<Void> checkpoint() {
+        EventLoop.requireCurrent("Async.checkpoint()");
         return sleep(Duration.ZERO);
     }
 

@@ -2,6 +2,7 @@ package dev.portal;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * A report that an event loop thread has been stuck in one callback: async code blocked instead of
@@ -18,7 +19,7 @@ public record BlockedLoopEvent(String loopName, String threadName, Duration bloc
         List<StackTraceElement> stackTrace) {
 
     public BlockedLoopEvent {
-        stackTrace = List.copyOf(stackTrace);
+        stackTrace = List.copyOf(Objects.requireNonNull(stackTrace, "stackTrace must not be null"));
     }
 
     /** The stack as an exception, for loggers that print one. */

@@ -74,7 +74,7 @@ public final class BlockingPortal implements AutoCloseable {
     private final Set<PortalResource<?>> openResources = ConcurrentHashMap.newKeySet();
     private volatile boolean running = true;
     private int active;
-    private boolean bodyDone;
+    private boolean finishedOnLoop;
 
     private final LongAdder calls = new LongAdder();
     private final LongAdder tasksStarted = new LongAdder();
@@ -140,8 +140,8 @@ public final class BlockingPortal implements AutoCloseable {
             LoopPromise<T> out = LoopPromise.here(loop);
             CompletionStage<T> stage = EventLoop.callSafely(() -> body.apply(portal));
             stage.whenComplete((value, error) -> portal.onLoop(() -> {
-                portal.stopOnLoop(CancelScope.unwrap(error) != null
-                        && !(CancelScope.unwrap(error) instanceof CancelledException));
+                // As AnyIO's __aexit__: any failure of the body, a cancellation included, cancels the tasks.
+                portal.stopOnLoop(error != null);
                 portal.whenFinished().whenComplete((v, e) -> out.settle(value, error));
             }));
             return out;
@@ -163,7 +163,7 @@ public final class BlockingPortal implements AutoCloseable {
         if (running || active > 0) {
             return;
         }
-        bodyDone = true;
+        finishedOnLoop = true;
         for (LoopPromise<Void> w : finishWaiters) {
             w.settle(null, null);
         }
@@ -474,7 +474,7 @@ public final class BlockingPortal implements AutoCloseable {
     }
 
     private <T> void startOnLoop(LoopTask task, CancelScope taskScope, AsyncCallable<T> fn, PortalFuture<T> future) {
-        if (bodyDone) {
+        if (finishedOnLoop) {
             rejected.increment();
             future.completeExceptionally(new IllegalStateException("This portal is not running: it stopped before "
                     + "the task could start"));

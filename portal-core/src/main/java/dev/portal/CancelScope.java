@@ -97,7 +97,10 @@ public final class CancelScope {
      * cancelled after {@code timeout} (AnyIO's {@code move_on_after}).
      */
     public static <T> CompletionStage<@Nullable T> moveOnAfter(Duration timeout, AsyncCallable<T> body) {
-        return withTimeout(timeout).run(body);
+        CancelScope scope = withTimeout(timeout);
+        Objects.requireNonNull(body, "body must not be null");
+        EventLoop.requireCurrent("CancelScope.moveOnAfter");
+        return scope.run(body);
     }
 
     /**
@@ -106,12 +109,16 @@ public final class CancelScope {
      */
     public static <T> CompletionStage<T> failAfter(Duration timeout, AsyncCallable<T> body) {
         CancelScope scope = withTimeout(timeout);
+        Objects.requireNonNull(body, "body must not be null");
+        EventLoop.requireCurrent("CancelScope.failAfter");
         scope.failOnDeadline = true;
         return scope.run(body);
     }
 
     /** Runs {@code body} shielded from the cancellation of enclosing scopes. */
     public static <T> CompletionStage<@Nullable T> shielded(AsyncCallable<T> body) {
+        Objects.requireNonNull(body, "body must not be null");
+        EventLoop.requireCurrent("CancelScope.shielded");
         CancelScope scope = new CancelScope();
         scope.shield = true;
         return scope.run(body);

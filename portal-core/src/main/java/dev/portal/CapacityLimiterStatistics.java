@@ -2,6 +2,7 @@ package dev.portal;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * An immutable snapshot of a {@link CapacityLimiter} (AnyIO's {@code CapacityLimiterStatistics},
@@ -21,6 +22,6 @@ public record CapacityLimiterStatistics(int totalTokens, int borrowedTokens, int
         List<Object> borrowers, long acquisitions, long waitedAcquisitions, Duration totalWaitTime) {
 
     public CapacityLimiterStatistics {
-        borrowers = List.copyOf(borrowers);
+        borrowers = List.copyOf(Objects.requireNonNull(borrowers, "borrowers must not be null"));
     }
 }

@@ -260,7 +260,8 @@ public final class EventLoop implements Executor, AutoCloseable {
         LoopTask prevTask = currentTask;
         CancelScope prevScope = currentScope;
         ContextSnapshot.Scope threadLocals = null;
-        if (task != prevTask && task != null) {
+        boolean switched = task != prevTask && task != null;
+        if (switched) {
             threadLocals = ThreadContext.apply(task.threadLocals);
         }
         currentTask = task;
@@ -268,6 +269,10 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             command.run();
         } finally {
+            if (switched && threadLocals != null) {
+                // Keep what the callback put in the MDC (or other ThreadLocals) for the task's next callback.
+                task.threadLocals = ThreadContext.capture();
+            }
             currentTask = prevTask;
             currentScope = prevScope;
             ThreadContext.restore(threadLocals);
@@ -335,13 +340,15 @@ public final class EventLoop implements Executor, AutoCloseable {
                     + " runs on " + Thread.currentThread().getName() + "); from async code just return the stage "
                     + "instead of running a nested loop");
         }
+        // The caller's task-locals, read before this thread becomes a loop thread (which has none).
+        Locals callerLocals = ContextHolder.currentLocals();
         thread = Thread.currentThread();
         state = RUNNING;
         CURRENT.set(this);
         LoopPromise<T> result;
         try {
             blockedProbe.register();
-            LoopTask mainTask = new LoopTask("main", ContextHolder.currentLocals(), ThreadContext.capture());
+            LoopTask mainTask = new LoopTask("main", callerLocals, ThreadContext.capture());
             result = spawn(mainTask, rootScope, main, null, rootScope);
             result.whenComplete((v, e) -> requestStop());
             runLoop();
@@ -395,7 +402,10 @@ public final class EventLoop implements Executor, AutoCloseable {
         return new IllegalStateException(t);
     }
 
+    private volatile boolean ownThread;
+
     private EventLoop startThread() {
+        ownThread = true;
         Thread t = new Thread(() -> {
             CURRENT.set(this);
             try {
@@ -629,18 +639,25 @@ public final class EventLoop implements Executor, AutoCloseable {
      */
     @Override
     public void close() {
-        if (state == NEW || state == TERMINATED) {
+        if (state == NEW) {
             return;
         }
         requestStop();
-        if (inEventLoop()) {
-            return;
+        if (thread == Thread.currentThread()) {
+            return;   // on the loop thread: only request the stop
         }
         boolean interrupted = false;
         try {
             while (true) {
                 try {
-                    awaitTermination(config.shutdownTimeout.plusSeconds(1));
+                    if (awaitTermination(config.shutdownTimeout.plusSeconds(1))) {
+                        // terminate() completes the future on the loop thread just before that thread
+                        // exits: join the thread this loop started, so close() leaves none behind.
+                        Thread t = thread;
+                        if (ownThread && t != null) {
+                            t.join(TimeUnit.SECONDS.toMillis(1));
+                        }
+                    }
                     break;
                 } catch (InterruptedException e) {
                     interrupted = true;

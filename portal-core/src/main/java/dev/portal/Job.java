@@ -216,7 +216,7 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
             return true;
         }
         abandoned = true;
-        if (ran && state != DONE) {
+        if (state != DONE) {
             countedAbandonedRunning = true;
             c.abandonedRunning.increment();
         }

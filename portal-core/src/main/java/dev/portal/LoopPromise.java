@@ -175,7 +175,8 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
         CancelScope prevScope = l.currentScope;
         LoopTask t = task;
         ContextSnapshot.Scope threadLocals = null;
-        if (t != prevTask && t != null) {
+        boolean switched = t != prevTask && t != null;
+        if (switched) {
             threadLocals = ThreadContext.apply(t.threadLocals);
         }
         l.currentTask = t;
@@ -187,6 +188,10 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
                 completeExceptionally(error);
             }
         } finally {
+            if (switched && threadLocals != null) {
+                // Keep what the callback put in the MDC (or other ThreadLocals) for the task's next callback.
+                t.threadLocals = ThreadContext.capture();
+            }
             l.currentTask = prevTask;
             l.currentScope = prevScope;
             ThreadContext.restore(threadLocals);

@@ -17,7 +17,8 @@ final class LoopTask {
     final String name;
     final long startNanos = System.nanoTime();
     Locals locals;
-    final @Nullable ContextSnapshot threadLocals;
+    /** The task's ThreadLocal context (MDC, ...); re-captured after each of its callbacks. Loop thread only. */
+    @Nullable ContextSnapshot threadLocals;
 
     LoopTask(@Nullable String name, Locals locals, @Nullable ContextSnapshot threadLocals) {
         this.name = name != null ? name : "task-" + id;
