@@ -44,7 +44,17 @@ public final class BenchmarkReport {
 
     /** One row of the table: where each contender's number comes from. */
     record Metric(String id, String label, Kind kind, Map<String, String> sources) {
+        /** The label without the details in the chart's narrow column. */
+        String shortLabel() {
+            return CHART_LABELS.getOrDefault(id, label);
+        }
     }
+
+    static final Map<String, String> CHART_LABELS = Map.of("a", "(a) offload round trip", "b",
+            "(b) 1000 offloads in flight", "c1", "(c) external call, 1 thread (latency)", "c8",
+            "(c) external calls, 8 threads", "c64", "(c) external calls, 64 threads", "d",
+            "(d) 20 000 startTaskSoon", "e1", "(e) cancel → loop code sees it", "e2",
+            "(e) cancel → worker interrupted", "f", "(f) cancellation poll", "g", "(g) heap per queued offload");
 
     /** One measured number. */
     record Cell(double score, double error, String unit) {
@@ -360,10 +370,10 @@ public final class BenchmarkReport {
 
     /** Diverging bars on a log scale: each contender's cost relative to the JDK floor. */
     String svg(String title) {
-        int labelWidth = 330;
+        int labelWidth = 250;
         int plotWidth = 520;
         int right = 90;
-        int top = 78;
+        int top = 94;
         int bar = 11;
         int gap = 3;
         int groupGap = 16;
@@ -398,13 +408,14 @@ public final class BenchmarkReport {
         s.append(String.format(Locale.ROOT, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", width, height));
         s.append(String.format(Locale.ROOT, "<text x=\"12\" y=\"22\" font-size=\"15\" font-weight=\"bold\">%s</text>\n",
                 escape(title)));
-        s.append("<text x=\"12\" y=\"40\" fill=\"#444\">Cost relative to the JDK floor (= 1×), log scale: left of "
-                + "the line is better than the floor, right is worse. Time ÷ floor time; floor throughput ÷ "
-                + "throughput; bytes ÷ floor bytes.</text>\n");
+        s.append("<text x=\"12\" y=\"40\" fill=\"#444\">Cost relative to the JDK floor (the 1× line), log scale: "
+                + "left of the line is better than the floor, right is worse.</text>\n");
+        s.append("<text x=\"12\" y=\"56\" fill=\"#444\">Time ÷ floor time; floor throughput ÷ throughput; "
+                + "bytes ÷ floor bytes.</text>\n");
         int lx = labelWidth;
         for (String c : SERIES) {
-            s.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"50\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-                    + "<text x=\"%d\" y=\"60\">%s</text>\n", lx, COLOURS.get(c), lx + 17, DISPLAY.get(c)));
+            s.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"66\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+                    + "<text x=\"%d\" y=\"76\">%s</text>\n", lx, COLOURS.get(c), lx + 17, DISPLAY.get(c)));
             lx += 95;
         }
         // Grid: powers of two.
@@ -422,7 +433,7 @@ public final class BenchmarkReport {
         for (Metric m : METRICS) {
             int labelY = y + (SERIES.length * (bar + gap) - gap) / 2 + 4;
             s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n",
-                    labelWidth - 10, labelY, escape(shortLabel(m))));
+                    labelWidth - 10, labelY, escape(m.shortLabel())));
             for (String c : SERIES) {
                 double r = ratio(m, c);
                 if (Double.isNaN(r)) {
@@ -446,11 +457,6 @@ public final class BenchmarkReport {
         }
         s.append("</svg>\n");
         return s.toString();
-    }
-
-    private static String shortLabel(Metric m) {
-        String l = m.label();
-        return l.length() > 52 ? l.substring(0, 51) + "…" : l;
     }
 
     private static String ratioLabel(double r) {
