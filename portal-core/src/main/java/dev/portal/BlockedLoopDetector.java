@@ -35,6 +35,10 @@ final class BlockedLoopDetector {
                     return t;
                 });
                 executor.setRemoveOnCancelPolicy(true);
+                // With no loop left to watch the queue is empty and the thread exits (a pool's last
+                // thread times out only when its queue is empty); the next probe starts a new one.
+                executor.setKeepAliveTime(1, TimeUnit.SECONDS);
+                executor.allowCoreThreadTimeOut(true);
                 watchdog = executor;
             }
             return watchdog;

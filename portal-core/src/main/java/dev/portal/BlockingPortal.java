@@ -1,7 +1,6 @@
 package dev.portal;
 
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -73,6 +72,8 @@ public final class BlockingPortal implements AutoCloseable {
     private final Set<LoopTask> tasks = ConcurrentHashMap.newKeySet();
     private final Set<PortalResource<?>> openResources = ConcurrentHashMap.newKeySet();
     private volatile boolean running = true;
+    /** Loop-confined: stopOnLoop has run, so every task submitted before the stop has been started. */
+    private boolean stopping;
     private int active;
     private boolean finishedOnLoop;
 
@@ -160,7 +161,7 @@ public final class BlockingPortal implements AutoCloseable {
     private final List<LoopPromise<Void>> finishWaiters = new ArrayList<>();
 
     private void checkFinished() {
-        if (running || active > 0) {
+        if (!stopping || active > 0) {
             return;
         }
         finishedOnLoop = true;
@@ -346,6 +347,7 @@ public final class BlockingPortal implements AutoCloseable {
 
     private void stopOnLoop(boolean cancelRemaining) {
         running = false;
+        stopping = true;
         stoppedEvent.set();
         for (PortalResource<?> r : List.copyOf(openResources)) {
             r.signalExitOnLoop(null);
@@ -400,12 +402,7 @@ public final class BlockingPortal implements AutoCloseable {
 
     /** The portal's tasks alive now, oldest first. */
     public List<TaskInfo> tasks() {
-        List<TaskInfo> infos = new ArrayList<>();
-        for (LoopTask t : tasks) {
-            infos.add(t.info());
-        }
-        infos.sort(Comparator.comparing(TaskInfo::age).reversed().thenComparingLong(TaskInfo::id));
-        return infos;
+        return LoopTask.infos(tasks);
     }
 
     /** An immutable snapshot of the portal's counters. Any thread. */

@@ -5,7 +5,6 @@ import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -686,12 +685,7 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     /** The tasks running on this loop, oldest first, with names and ages. Any thread. */
     public List<TaskInfo> tasks() {
-        List<TaskInfo> infos = new ArrayList<>();
-        for (LoopTask t : liveTasks) {
-            infos.add(t.info());
-        }
-        infos.sort(Comparator.comparing(TaskInfo::age).reversed().thenComparingLong(TaskInfo::id));
-        return infos;
+        return LoopTask.infos(liveTasks);
     }
 
     /**

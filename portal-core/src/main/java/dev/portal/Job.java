@@ -24,7 +24,8 @@ import org.jspecify.annotations.Nullable;
  *                                            +--INTERRUPT cancel--> INTERRUPTING --> INTERRUPTED --> DONE
  * </pre>
  *
- * The token is released on the loop once the function has really returned, whatever the caller did.
+ * The token is released by the worker once the function has really returned, whatever the caller
+ * did, before the outcome is posted to the loop.
  */
 final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopRejectable {
 
@@ -110,6 +111,7 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
             // The pool is shut down (the loop is stopping): the function never runs.
             state = CANCELLED;
             error = e;
+            limiter.releaseOnBehalfOf(this);
             postCompletion();
         }
     }
@@ -121,6 +123,7 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
         runner = Thread.currentThread();
         if (!STATE.compareAndSet(this, STARTING, RUNNING)) {
             worker.release();
+            limiter.releaseOnBehalfOf(this);
             postCompletion();
             return;
         }
@@ -138,7 +141,10 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
             worker.setCurrentJob(null);
             finishRunning();
         }
+        // Back on the idle stack first, then free the token here: if a call is queued for it, the
+        // limiter hands it to this same worker, which takes it without parking or a hop via the loop.
         worker.release();
+        limiter.releaseOnBehalfOf(this);
         postCompletion();
     }
 
@@ -164,10 +170,9 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
 
     // ---- loop side ----
 
-    /** The function returned (or never ran): free the token, then report to the caller. */
+    /** The function returned (or never ran) and its token is free: report to the caller. */
     @Override
     public void run() {
-        limiter.releaseOnBehalfOf(this);
         OffloadCounters c = loop.offloads;
         if (ran) {
             c.running.decrement();
@@ -185,17 +190,13 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
 
     @Override
     public void rejected(RejectedExecutionException e) {
-        try {
-            limiter.releaseOnBehalfOf(this);
-        } finally {
-            if (ran) {
-                loop.offloads.running.decrement();
-                if (countedAbandonedRunning) {
-                    loop.offloads.abandonedRunning.decrement();
-                }
+        if (ran) {
+            loop.offloads.running.decrement();
+            if (countedAbandonedRunning) {
+                loop.offloads.abandonedRunning.decrement();
             }
-            promise.rejectedBy(ran && error == null, result, error != null ? error : e);
         }
+        promise.rejectedBy(ran && error == null, result, error != null ? error : e);
     }
 
     /** The caller's scope was cancelled. Returns whether the caller stops waiting. Loop thread. */

@@ -2,6 +2,9 @@ package dev.portal;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.micrometer.context.ContextSnapshot;
@@ -28,8 +31,26 @@ final class LoopTask {
 
     /** A snapshot; the wall-clock start is derived from the monotonic age, so creation reads one clock. */
     TaskInfo info() {
-        Duration age = Duration.ofNanos(System.nanoTime() - startNanos);
-        return new TaskInfo(id, name, Instant.now().minus(age), age);
+        return info(System.nanoTime(), Instant.now());
+    }
+
+    private TaskInfo info(long nowNanos, Instant now) {
+        Duration age = Duration.ofNanos(nowNanos - startNanos);
+        return new TaskInfo(id, name, now.minus(age), age);
+    }
+
+    /** Snapshots of {@code tasks}, oldest first, all against one clock reading. */
+    static List<TaskInfo> infos(Collection<LoopTask> tasks) {
+        List<LoopTask> sorted = new ArrayList<>(tasks);
+        sorted.sort((a, b) -> a.startNanos != b.startNanos ? Long.signum(a.startNanos - b.startNanos)
+                : Long.compare(a.id, b.id));
+        long nowNanos = System.nanoTime();
+        Instant now = Instant.now();
+        List<TaskInfo> infos = new ArrayList<>(sorted.size());
+        for (LoopTask t : sorted) {
+            infos.add(t.info(nowNanos, now));
+        }
+        return infos;
     }
 
     @Override

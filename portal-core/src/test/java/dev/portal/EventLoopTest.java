@@ -99,7 +99,7 @@ class EventLoopTest {
     /** The exception a task's future completed with, unwrapped. */
     private static Throwable failureOf(CompletableFuture<?> future) {
         Throwable thrown = catchThrowable(() -> future.get(WAIT.toSeconds(), TimeUnit.SECONDS));
-        return thrown instanceof java.util.concurrent.ExecutionException ? thrown.getCause() : thrown;
+        return future.isDone() ? Outcomes.failureOf(future) : thrown;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -267,15 +267,15 @@ class EventLoopTest {
         List<Integer> fired = new ArrayList<>();
 
         EventLoop.run(() -> {
-            // Every deadline is origin + delay, however long the loop thread takes to schedule them all.
+            // Absolute deadlines, so the time the loop thread takes to schedule them all cannot reorder them.
             long origin = System.nanoTime();
-            List<CompletableFuture<Void>> sleeps = new ArrayList<>();
+            List<CompletableFuture<?>> scopes = new ArrayList<>();
             for (int delay : delays) {
-                Duration untilDeadline = Duration.ofMillis(delay).minusNanos(System.nanoTime() - origin);
-                sleeps.add(Async.sleep(untilDeadline.isNegative() ? Duration.ZERO : untilDeadline)
+                CancelScope deadline = CancelScope.withDeadline(origin + TimeUnit.MILLISECONDS.toNanos(delay));
+                scopes.add(deadline.run(() -> Async.sleep(Duration.ofMinutes(1)))
                         .thenRun(() -> fired.add(delay)).toCompletableFuture());
             }
-            return CompletableFuture.allOf(sleeps.toArray(new CompletableFuture<?>[0]));
+            return CompletableFuture.allOf(scopes.toArray(new CompletableFuture<?>[0]));
         });
 
         assertThat(fired).hasSize(20).isSorted();
