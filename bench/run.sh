@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds portal-benchmarks and measures Portal against the JDK floor, Vert.x 5 and Reactor 3.8 in one
+# run, then writes the results table, the target verdicts and an SVG chart (see docs/performance.md).
+#
+#   bench/run.sh                full run, about 13 minutes on 2 cores; publishes docs/performance.md
+#                               and portal-benchmarks/results/
+#   bench/run.sh --quick        smoke run, about 2 minutes; writes portal-benchmarks/target/bench-quick/
+#   bench/run.sh [--quick] REGEX ...   only the JMH benchmarks matching REGEX (no publishing)
+#
+# Needs a JDK 17+ and Maven; nothing else (the chart is drawn by a Java class, not Python).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=full
+if [[ "${1:-}" == "--quick" ]]; then
+  mode=quick
+  shift
+fi
+
+if [[ $mode == quick ]]; then
+  out=portal-benchmarks/target/bench-quick
+  jmh_opts=(-wi 1 -w 200ms -i 1 -r 300ms)
+  queued=20000
+else
+  out=portal-benchmarks/results
+  jmh_opts=()   # the benchmarks' own settings: 1 fork, 3 x 2 s warm-up, 5 x 2 s measurement
+  queued=100000
+fi
+publish=true
+if [[ $mode == quick || $# -gt 0 ]]; then
+  publish=false
+fi
+if [[ $# -gt 0 && $mode == full ]]; then
+  out=portal-benchmarks/target/bench-partial
+fi
+patterns=("$@")
+if [[ ${#patterns[@]} -eq 0 ]]; then
+  patterns=('dev\.portal\.bench\.jmh\..*')
+fi
+mkdir -p "$out"
+started=$(date +%s)
+
+echo "== building portal-benchmarks (and portal-core)"
+mvn -B -q -pl portal-benchmarks -am package -DskipTests
+cp="portal-benchmarks/target/classes:$(cat portal-benchmarks/target/classpath.txt)"
+
+# The same JVM settings for every benchmark and contender.
+jvm_args="-Xms1g -Xmx1g -XX:+UseG1GC"
+
+echo "== JMH ($mode) -> $out/jmh.json"
+java -cp "$cp" org.openjdk.jmh.Main "${jmh_opts[@]}" -f 1 -foe true -jvmArgs "$jvm_args" \
+  -rf json -rff "$out/jmh.json" "${patterns[@]}" | tee "$out/jmh.log"
+
+echo "== heap per queued offload ($queued queued) -> $out/footprint.tsv"
+: > "$out/footprint.tsv"
+for c in jdk portal vertx reactor; do
+  java -XX:+UseSerialGC -Xms1g -Xmx1g -cp "$cp" dev.portal.bench.footprint.QueuedOffloadFootprint \
+    --contenders "$c" --queued "$queued" | tee -a "$out/footprint.tsv"
+done
+
+echo "== report"
+cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//' || true)
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo 2>/dev/null || true)
+machine="$(nproc) cores${cpu:+ ($cpu)}, ${mem:-? GiB} RAM, $(uname -sr)"
+command="bench/run.sh"
+[[ $mode == quick ]] && command="bench/run.sh --quick"
+report=(--jmh "$out/jmh.json" --footprint "$out/footprint.tsv" --svg "$out/benchmarks.svg"
+  --markdown "$out/results.md" --machine "$machine" --command "$command")
+if [[ $publish == true ]]; then
+  report+=(--publish docs/performance.md --chart-link ../portal-benchmarks/results/benchmarks.svg)
+fi
+java -cp "$cp" dev.portal.bench.report.BenchmarkReport "${report[@]}"
+
+echo "== done in $(( $(date +%s) - started )) s: $out/results.md, $out/benchmarks.svg"
+[[ $publish == true ]] && echo "   published to docs/performance.md"
+exit 0

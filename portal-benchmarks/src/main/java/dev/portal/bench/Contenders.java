@@ -1,0 +1,34 @@
+package dev.portal.bench;
+
+import java.util.List;
+
+import dev.portal.bench.contenders.JdkContender;
+import dev.portal.bench.contenders.PortalContender;
+import dev.portal.bench.contenders.ReactorContender;
+import dev.portal.bench.contenders.VertxContender;
+
+/** Creates contenders by name. */
+public final class Contenders {
+
+    /** Every contender, the JDK floor first. */
+    public static final List<String> ALL = List.of("jdk", "portal", "vertx", "reactor");
+
+    private Contenders() {
+    }
+
+    /** Starts the named contender's loop and workers. */
+    public static Contender create(String name) {
+        switch (name) {
+            case "jdk":
+                return new JdkContender();
+            case "portal":
+                return new PortalContender();
+            case "vertx":
+                return new VertxContender();
+            case "reactor":
+                return new ReactorContender();
+            default:
+                throw new IllegalArgumentException("contender must be one of " + ALL + " (was \"" + name + "\")");
+        }
+    }
+}

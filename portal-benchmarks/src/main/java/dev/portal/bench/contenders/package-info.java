@@ -1,0 +1,4 @@
+@NullMarked
+package dev.portal.bench.contenders;
+
+import org.jspecify.annotations.NullMarked;

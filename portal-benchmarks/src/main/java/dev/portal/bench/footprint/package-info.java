@@ -1,0 +1,4 @@
+@NullMarked
+package dev.portal.bench.footprint;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,46 @@
+package dev.portal.bench.jmh;
+
+import java.util.concurrent.TimeUnit;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Threads;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * (c) A thread the loop did not start calls into the loop and blocks for the answer: Portal's
+ * {@code BlockingPortal.call}. Latency with one caller; throughput with 8 and 64 callers.
+ */
+@Fork(1)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+public class ExternalCallBenchmark {
+
+    @Benchmark
+    @Threads(1)
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    public int call1Thread(ContenderState s) throws Exception {
+        return s.c.callOnLoop(41);
+    }
+
+    @Benchmark
+    @Threads(8)
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    public int call8Threads(ContenderState s) throws Exception {
+        return s.c.callOnLoop(41);
+    }
+
+    @Benchmark
+    @Threads(64)
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    public int call64Threads(ContenderState s) throws Exception {
+        return s.c.callOnLoop(41);
+    }
+}

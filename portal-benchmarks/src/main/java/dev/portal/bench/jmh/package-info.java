@@ -1,0 +1,4 @@
+@NullMarked
+package dev.portal.bench.jmh;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.portal.bench.report;
+
+import org.jspecify.annotations.NullMarked;

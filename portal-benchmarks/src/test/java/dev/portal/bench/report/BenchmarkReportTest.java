@@ -1,0 +1,164 @@
+package dev.portal.bench.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import javax.xml.parsers.DocumentBuilderFactory;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BenchmarkReportTest {
+
+    /** One JMH result entry as JMH writes it. */
+    private static String entry(String benchmark, String contender, String mode, double score, String error,
+            String unit) {
+        String params = contender == null ? "" : ", \"params\" : { \"contender\" : \"" + contender + "\" }";
+        return String.format(Locale.ROOT, "{ \"jmhVersion\" : \"1.37\", \"benchmark\" : \"dev.portal.bench.jmh.%s\", "
+                + "\"mode\" : \"%s\", \"threads\" : 1, \"forks\" : 1, \"jvm\" : \"/usr/bin/java\", "
+                + "\"jvmArgs\" : [ \"-Xms1g\", \"-Xmx1g\" ], \"jdkVersion\" : \"17.0.15\", \"vmName\" : \"OpenJDK\", "
+                + "\"vmVersion\" : \"17.0.15+6\", \"warmupIterations\" : 3, \"warmupTime\" : \"2 s\", "
+                + "\"measurementIterations\" : 5, \"measurementTime\" : \"2 s\"%s, "
+                + "\"primaryMetric\" : { \"score\" : %s, \"scoreError\" : %s, \"scoreUnit\" : \"%s\", "
+                + "\"rawData\" : [ [ 1.0 ] ] }, \"secondaryMetrics\" : { } }",
+                benchmark, mode, params, Double.toString(score), error, unit);
+    }
+
+    /** A complete result file in which Portal is given the scores in {@code portal}. */
+    static String results(Map<String, Double> portal) {
+        List<String> e = new ArrayList<>();
+        String[][] rows = {
+            {"OffloadBenchmark.roundTrip", "avgt", "us/op", "20", "40", "30"},
+            {"OffloadBenchmark.inFlight1000", "thrpt", "ops/s", "2000000", "1000000", "100000"},
+            {"ExternalCallBenchmark.call1Thread", "avgt", "us/op", "7", "8", "6"},
+            {"ExternalCallBenchmark.call8Threads", "thrpt", "ops/s", "150000", "40000", "120000"},
+            {"ExternalCallBenchmark.call64Threads", "thrpt", "ops/s", "200000", "150000", "160000"},
+            {"StartTaskSoonBenchmark.startTaskSoon20k", "thrpt", "ops/s", "20000000", "1500000", "1000000"},
+            {"CancelObservedBenchmark.cancelObserved", "avgt", "us/op", "20", "20", "70"},
+        };
+        String[] others = {"jdk", "vertx", "reactor"};
+        for (String[] r : rows) {
+            for (int i = 0; i < 3; i++) {
+                e.add(entry(r[0], others[i], r[1], Double.parseDouble(r[3 + i]), "\"NaN\"", r[2]));
+            }
+            e.add(entry(r[0], "portal", r[1], portal.get(r[0]), "0.5", r[2]));
+        }
+        e.add(entry("WorkerInterruptedBenchmark.workerInterrupted", "jdk", "avgt", 60, "1.0", "us/op"));
+        e.add(entry("WorkerInterruptedBenchmark.workerInterrupted", "reactor", "avgt", 25, "1.0", "us/op"));
+        e.add(entry("WorkerInterruptedBenchmark.workerInterrupted", "portal", "avgt",
+                portal.get("WorkerInterruptedBenchmark.workerInterrupted"), "1.0", "us/op"));
+        e.add(entry("CheckCancelledBenchmark.threadLocalPlusVolatile", null, "avgt", 1.5, "0.1", "ns/op"));
+        e.add(entry("CheckCancelledBenchmark.isInterrupted", null, "avgt", 0.5, "0.1", "ns/op"));
+        e.add(entry("CheckCancelledBenchmark.checkCancelled", null, "avgt",
+                portal.get("CheckCancelledBenchmark.checkCancelled"), "0.1", "ns/op"));
+        return "[\n" + String.join(",\n", e) + "\n]\n";
+    }
+
+    static final String FOOTPRINT = "jdk\t144.0\t100000\nportal\t212.0\t100000\nvertx\t120.0\t100000\n"
+            + "reactor\t252.5\t100000\n";
+
+    private static BenchmarkReport report(Map<String, Double> portal) {
+        BenchmarkReport r = new BenchmarkReport();
+        r.readJmh(results(portal));
+        r.readFootprint(FOOTPRINT);
+        return r;
+    }
+
+    private static Map<String, Double> portalScores(double roundTrip, double inFlight, double checkCancelled) {
+        return Map.ofEntries(Map.entry("OffloadBenchmark.roundTrip", roundTrip),
+                Map.entry("OffloadBenchmark.inFlight1000", inFlight),
+                Map.entry("ExternalCallBenchmark.call1Thread", 6.0),
+                Map.entry("ExternalCallBenchmark.call8Threads", 100000.0),
+                Map.entry("ExternalCallBenchmark.call64Threads", 400000.0),
+                Map.entry("StartTaskSoonBenchmark.startTaskSoon20k", 1300000.0),
+                Map.entry("CancelObservedBenchmark.cancelObserved", 12.0),
+                Map.entry("WorkerInterruptedBenchmark.workerInterrupted", 20.0),
+                Map.entry("CheckCancelledBenchmark.checkCancelled", checkCancelled));
+    }
+
+    @Test
+    void tableShowsEveryContenderWithItsCostRelativeToTheJdkFloor() {
+        String table = report(portalScores(10, 1_000_000, 2)).table();
+        assertThat(table).contains("| Operation | JDK floor | Portal | Vert.x | Reactor |");
+        // Time: 10 µs against the floor's 20 µs is half the cost.
+        assertThat(table).contains("| (a) offload round trip, loop → worker → loop, one at a time | 20.0 µs (1.00×) "
+                + "| 10.0 µs ± 0.50 (0.50×) | 40.0 µs (2.00×) | 30.0 µs (1.50×) |");
+        // Throughput: 1 M/s against the floor's 2 M/s is twice the cost.
+        assertThat(table).contains("| 2.00 M ops/s (1.00×) | 1.00 M ops/s ± 1 (2.00×) |");
+        assertThat(table).contains("| (e) cancel → worker interrupted | 60.0 µs ± 1.00 (1.00×) | "
+                + "20.0 µs ± 1.00 (0.33×) | n/a |");
+        assertThat(table).contains("| 144 B (1.00×) | 212 B (1.47×) | 120 B (0.83×) | 253 B (1.75×) |");
+    }
+
+    @Test
+    void targetsAreJudgedFromTheNumbers() {
+        List<BenchmarkReport.Verdict> met = report(portalScores(10, 1_500_000, 2)).verdicts();
+        assertThat(met).extracting(BenchmarkReport.Verdict::id).containsExactly("a", "b", "c", "d", "e", "f", "g");
+        assertThat(met).filteredOn(BenchmarkReport.Verdict::met).extracting(BenchmarkReport.Verdict::id)
+                .containsExactly("a", "b", "c", "d", "e", "f");
+        assertThat(met.get(6).evidence()).contains("Portal 212 B vs Vert.x 120 B (1.77×)");
+
+        List<BenchmarkReport.Verdict> missed = report(portalScores(25, 900_000, 4.6)).verdicts();
+        assertThat(missed).filteredOn(v -> !v.met()).extracting(BenchmarkReport.Verdict::id)
+                .containsExactly("a", "b", "f", "g");
+        assertThat(missed.get(0).evidence()).startsWith("✗ offload round trip")
+                .contains("Portal 25.0 µs vs JDK floor 20.0 µs (1.25×)");
+        assertThat(missed.get(5).evidence()).contains("needs ≤ 3.0×");
+    }
+
+    @Test
+    void chartIsWellFormedSvgWithABarPerContenderAndMetric() throws Exception {
+        String svg = report(portalScores(10, 1_000_000, 2)).svg("title & more");
+        var doc = DocumentBuilderFactory.newInstance().newDocumentBuilder()
+                .parse(new ByteArrayInputStream(svg.getBytes(StandardCharsets.UTF_8)));
+        assertThat(doc.getDocumentElement().getTagName()).isEqualTo("svg");
+        // 10 metrics × 3 series, minus Vert.x's two n/a cells, plus 3 legend swatches and the background.
+        assertThat(doc.getElementsByTagName("rect").getLength()).isEqualTo(10 * 3 - 2 + 3 + 1);
+        assertThat(svg).contains("Vert.x n/a").contains("title &amp; more").contains("0.50×");
+    }
+
+    @Test
+    void publishReplacesOnlyTheGeneratedSection() {
+        String doc = "# Perf\n\nintro\n\n" + BenchmarkReport.BEGIN + "\nold\n" + BenchmarkReport.END + "\n\nafter\n";
+        assertThat(BenchmarkReport.publish(doc, "new\n"))
+                .isEqualTo("# Perf\n\nintro\n\n" + BenchmarkReport.BEGIN + "\nnew\n" + BenchmarkReport.END + "\n\nafter\n");
+        assertThatThrownBy(() -> BenchmarkReport.publish("no markers", "x"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("results:begin");
+    }
+
+    @Test
+    void mainWritesTheSectionTheChartAndPublishes(@TempDir Path dir) throws Exception {
+        Path jmh = Files.writeString(dir.resolve("jmh.json"), results(portalScores(10, 1_000_000, 2)));
+        Path fp = Files.writeString(dir.resolve("footprint.tsv"), FOOTPRINT);
+        Path doc = Files.writeString(dir.resolve("performance.md"),
+                "# P\n" + BenchmarkReport.BEGIN + "\n" + BenchmarkReport.END + "\n");
+        BenchmarkReport.main(new String[] {"--jmh", jmh.toString(), "--footprint", fp.toString(), "--svg",
+            dir.resolve("c.svg").toString(), "--markdown", dir.resolve("r.md").toString(), "--publish",
+            doc.toString(), "--chart-link", "c.svg", "--machine", "2 cores", "--date", "2025-01-01"});
+        String section = Files.readString(dir.resolve("r.md"));
+        assertThat(section).contains("Generated by `bench/run.sh` on 2025-01-01.", "- Machine: 2 cores",
+                "- JDK: 17.0.15 (OpenJDK 17.0.15+6)", "`-Xms1g -Xmx1g`",
+                "1 fork, 3 warm-up × 2 s, 5 measurement × 2 s", "![Cost relative to the JDK floor](c.svg)",
+                "### Targets", "100000 queued offloads");
+        assertThat(Files.readString(doc)).contains(section);
+        assertThat(Files.readString(dir.resolve("c.svg"))).startsWith("<svg");
+    }
+
+    @Test
+    void jsonReaderHandlesJmhsShapes() {
+        Object v = Json.parse("{\"a\" : [1, 2.5e3, \"NaN\", true, false, null, \"q\\\"\\u00e9\"], \"b\" : {}}");
+        assertThat(v).isEqualTo(Map.of("a", java.util.Arrays.asList(1.0, 2500.0, "NaN", true, false, null, "q\"é"),
+                "b", Map.of()));
+        assertThat(Json.number("NaN")).isNaN();
+        assertThatThrownBy(() -> Json.parse("[1,]")).isInstanceOf(IllegalArgumentException.class);
+    }
+}
