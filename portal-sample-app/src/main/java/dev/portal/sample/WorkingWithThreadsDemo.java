@@ -2,17 +2,28 @@ package dev.portal.sample;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 import dev.portal.Async;
+import dev.portal.AsyncResource;
+import dev.portal.BlockingPortal;
+import dev.portal.BlockingPortalProvider;
 import dev.portal.CancelMode;
 import dev.portal.CancelScope;
 import dev.portal.EventLoop;
 import dev.portal.Event;
 import dev.portal.FromThread;
+import dev.portal.PortalResource;
+import dev.portal.StartedTask;
 import dev.portal.TaskLocal;
 import dev.portal.ToThread;
 
+import org.jspecify.annotations.Nullable;
 import org.slf4j.MDC;
 
 /**
@@ -104,6 +115,74 @@ public final class WorkingWithThreadsDemo {
                     }
                 })));
         say("the worker saw the cancellation after " + polls.get() + " polls");
+
+        section("Calling asynchronous code from an external thread");
+        try (BlockingPortal portal = BlockingPortal.start()) {
+            String answer = portal.call(() -> Async.sleep(Duration.ofMillis(100))
+                    .thenApply(v -> "answered on " + Thread.currentThread().getName()));
+            say("main called into the loop: " + answer);
+            try {
+                portal.call(() -> {
+                    portal.call(() -> Async.sleep(Duration.ZERO));
+                    return Async.sleep(Duration.ZERO);
+                });
+            } catch (IllegalStateException e) {
+                say("from the loop thread itself: " + e.getMessage().substring(0, e.getMessage().indexOf(':')));
+            }
+
+            section("Spawning tasks from worker threads");
+            List<CompletableFuture<String>> futures = IntStream.rangeClosed(1, 4)
+                    .mapToObj(i -> portal.startTaskSoon("task-" + i,
+                            () -> Async.sleep(Duration.ofMillis(100L * (5 - i))).thenApply(v -> "task " + i + " done")))
+                    .collect(Collectors.toList());
+            CompletableFuture<?>[] remaining = futures.toArray(new CompletableFuture<?>[0]);
+            for (int n = 0; n < futures.size(); n++) {
+                say((String) CompletableFuture.anyOf(remaining).get());
+                remaining = java.util.Arrays.stream(remaining).filter(f -> !f.isDone()).toArray(CompletableFuture<?>[]::new);
+            }
+            StartedTask<String, String> task = portal.startTask(status -> {
+                status.started("STARTED");
+                return Async.sleep(Duration.ofMillis(200)).thenApply(v -> "DONE");
+            });
+            say("Task has started with value " + task.startValue());
+            say("Task has finished with return value " + task.future().get());
+
+            section("Using asynchronous context managers from worker threads");
+            AsyncResource<String> connection = new AsyncResource<>() {
+                @Override
+                public CompletionStage<String> enter() {
+                    return Async.sleep(Duration.ofMillis(50)).thenApply(v -> "connection-1");
+                }
+
+                @Override
+                public CompletionStage<Boolean> exit(@Nullable Throwable error) {
+                    say("exit ran on " + Thread.currentThread().getName() + (error == null ? "" : " after " + error));
+                    return Async.sleep(Duration.ofMillis(50)).thenApply(v -> false);
+                }
+            };
+            try (PortalResource<String> conn = portal.wrapAsyncResource(connection)) {
+                say("using " + conn.get() + " on " + Thread.currentThread().getName());
+            }
+        }
+
+        section("Sharing a blocking portal on demand");
+        BlockingPortalProvider provider = new BlockingPortalProvider();
+        Thread[] callers = new Thread[4];
+        for (int i = 0; i < callers.length; i++) {
+            int n = i;
+            callers[i] = new Thread(() -> {
+                try (BlockingPortalProvider.PortalLease lease = provider.lease()) {
+                    lease.portal().call(() -> Async.sleep(Duration.ofMillis(100)));
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }, "caller-" + n);
+            callers[i].start();
+        }
+        for (Thread caller : callers) {
+            caller.join();
+        }
+        say(callers.length + " threads shared the provider's portal: " + provider.statistics());
 
         section("Done in " + Duration.between(start, Instant.now()).toMillis() + " ms");
     }
