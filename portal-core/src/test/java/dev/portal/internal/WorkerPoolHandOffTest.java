@@ -1,0 +1,115 @@
+package dev.portal.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The worker hand-off under its races: dispatchers claiming idle workers while those workers retire
+ * on a 1 ms idle timeout, and jobs that return their worker to the pool early (as offloads do)
+ * while a dispatcher claims it again. Every job must run exactly once, a worker must never run two
+ * jobs at once, and every thread must exit after shutdown.
+ */
+class WorkerPoolHandOffTest {
+
+    private static final int DISPATCHERS = 4;
+    private static final int JOBS_PER_DISPATCHER = 5_000;
+
+    @RepeatedTest(5)
+    void everyJobRunsExactlyOnceAndNoWorkerRunsTwoJobsAtOnce() throws Exception {
+        AtomicReference<Throwable> uncaught = new AtomicReference<>();
+        WorkerPool pool = new WorkerPool("handoff-test-", Duration.ofMillis(1), false, uncaught::set);
+        int total = DISPATCHERS * JOBS_PER_DISPATCHER;
+        AtomicReferenceArray<Integer> runs = new AtomicReferenceArray<>(total);
+        ConcurrentHashMap<Worker, Boolean> busy = new ConcurrentHashMap<>();
+        AtomicInteger overlaps = new AtomicInteger();
+        CountDownLatch done = new CountDownLatch(total);
+        CountDownLatch start = new CountDownLatch(1);
+
+        Thread[] dispatchers = new Thread[DISPATCHERS];
+        for (int d = 0; d < DISPATCHERS; d++) {
+            int base = d * JOBS_PER_DISPATCHER;
+            dispatchers[d] = new Thread(() -> {
+                try {
+                    start.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                for (int i = 0; i < JOBS_PER_DISPATCHER; i++) {
+                    int id = base + i;
+                    pool.dispatch(worker -> {
+                        if (busy.putIfAbsent(worker, Boolean.TRUE) != null) {
+                            overlaps.incrementAndGet();
+                        }
+                        runs.accumulateAndGet(id, 1, (a, b) -> a == null ? b : a + b);
+                        busy.remove(worker);
+                        done.countDown();
+                        if (id % 2 == 0) {
+                            // Return early, as an offload does before posting its outcome, and keep
+                            // the thread a little longer: a dispatcher may claim the worker again in
+                            // that window, and the worker loop's own release must then be a no-op.
+                            worker.release();
+                            Thread.yield();
+                        }
+                    });
+                    if (i % 64 == 0) {
+                        Thread.yield();
+                    }
+                }
+            }, "dispatcher-" + d);
+            dispatchers[d].start();
+        }
+        start.countDown();
+        assertThat(done.await(20, TimeUnit.SECONDS)).as("all jobs ran (none lost by a double hand-off)").isTrue();
+        for (Thread t : dispatchers) {
+            t.join(TimeUnit.SECONDS.toMillis(10));
+        }
+
+        assertThat(overlaps).as("a worker ran two jobs at once").hasValue(0);
+        for (int i = 0; i < total; i++) {
+            assertThat(runs.get(i)).as("runs of job %d", i).isEqualTo(1);
+        }
+        assertThat(uncaught.get()).isNull();
+
+        pool.shutdown();
+        await().atMost(Duration.ofSeconds(20)).until(() -> pool.liveThreads() == 0);
+        assertThat(pool.threads()).isEmpty();
+    }
+
+    @Test
+    void anIdleWorkerIsReusedMostRecentlyIdledFirstAndRetiresAfterTheIdleTimeout() throws Exception {
+        WorkerPool pool = new WorkerPool("reuse-test-", Duration.ofMillis(300), false, t -> { });
+        AtomicReference<Thread> first = new AtomicReference<>();
+        CountDownLatch ran = new CountDownLatch(1);
+        pool.dispatch(w -> {
+            first.set(Thread.currentThread());
+            ran.countDown();
+        });
+        assertThat(ran.await(10, TimeUnit.SECONDS)).isTrue();
+        await().atMost(Duration.ofSeconds(10)).until(() -> pool.idleThreads() == 1);
+
+        AtomicReference<Thread> second = new AtomicReference<>();
+        CountDownLatch ranAgain = new CountDownLatch(1);
+        pool.dispatch(w -> {
+            second.set(Thread.currentThread());
+            ranAgain.countDown();
+        });
+        assertThat(ranAgain.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(second.get()).isSameAs(first.get());
+        assertThat(pool.createdThreads()).isEqualTo(1);
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> pool.liveThreads() == 0);
+        assertThat(pool.retiredThreads()).isEqualTo(1);
+        pool.shutdown();
+    }
+}
