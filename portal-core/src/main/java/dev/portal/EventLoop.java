@@ -111,7 +111,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     final BlockedLoopDetector.Probe blockedProbe;
 
     private EventLoop(Builder config) {
-        this.config = config;
+        this.config = config.copy(); // the loop keeps its settings even if the builder is reused
         this.name = config.name != null ? config.name : "portal-loop-" + LOOP_IDS.incrementAndGet();
         this.rootScope.bindRoot(this);
         this.currentScope = rootScope;
@@ -727,6 +727,20 @@ public final class EventLoop implements Executor, AutoCloseable {
         private @Nullable EventLoopListener listener;
 
         private Builder() {
+        }
+
+        private Builder copy() {
+            Builder b = new Builder();
+            b.name = name;
+            b.defaultThreadLimit = defaultThreadLimit;
+            b.workerIdleTimeout = workerIdleTimeout;
+            b.virtualWorkers = virtualWorkers;
+            b.workerNamePrefix = workerNamePrefix;
+            b.blockedLoopThreshold = blockedLoopThreshold;
+            b.shutdownTimeout = shutdownTimeout;
+            b.daemon = daemon;
+            b.listener = listener;
+            return b;
         }
 
         /** The loop thread's name (default {@code portal-loop-N}); workers are named after it. */

@@ -832,4 +832,30 @@ class EventLoopTest {
 
         await().atMost(WAIT).until(() -> liveThreadsNamed(prefix).isEmpty());
     }
+
+    @Test
+    void changingTheBuilderAfterStartDoesNotReachTheRunningLoop() throws Exception {
+        List<Throwable> first = new CopyOnWriteArrayList<>();
+        List<Throwable> second = new CopyOnWriteArrayList<>();
+        EventLoop.Builder builder = EventLoop.builder().name("builder-reuse").listener(new EventLoopListener() {
+            @Override
+            public void onUncaughtException(EventLoop loop, Throwable error) {
+                first.add(error);
+            }
+        });
+        try (EventLoop loop = builder.start()) {
+            builder.name("renamed").listener(new EventLoopListener() {
+                @Override
+                public void onUncaughtException(EventLoop loop, Throwable error) {
+                    second.add(error);
+                }
+            });
+            loop.execute(() -> {
+                throw new IllegalStateException("boom");
+            });
+            await().atMost(Duration.ofSeconds(10)).until(() -> first.size() == 1);
+            assertThat(second).isEmpty();
+            assertThat(loop.name()).isEqualTo("builder-reuse");
+        }
+    }
 }
