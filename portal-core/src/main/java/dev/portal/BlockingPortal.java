@@ -140,7 +140,7 @@ public final class BlockingPortal implements AutoCloseable {
         CompletionStage<T> result = (CompletionStage<T>) portal.scope.run(() -> {
             LoopPromise<T> out = LoopPromise.here(loop);
             CompletionStage<T> stage = EventLoop.callSafely(() -> body.apply(portal));
-            stage.whenComplete((value, error) -> portal.onLoop(() -> {
+            stage.whenComplete((value, error) -> loop.runOnLoop(() -> {
                 // As AnyIO's __aexit__: any failure of the body, a cancellation included, cancels the tasks.
                 portal.stopOnLoop(error != null);
                 portal.whenFinished().whenComplete((v, e) -> out.settle(value, error));
@@ -169,14 +169,6 @@ public final class BlockingPortal implements AutoCloseable {
             w.settle(null, null);
         }
         finishWaiters.clear();
-    }
-
-    private void onLoop(Runnable r) {
-        if (loop.inEventLoop()) {
-            r.run();
-        } else {
-            loop.executeSoon(r);
-        }
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -212,12 +204,10 @@ public final class BlockingPortal implements AutoCloseable {
     /** Runs a plain action on the loop thread and blocks until it has run, e.g. {@code callSync(event::set)}. */
     public void callSync(Runnable action) throws Exception {
         Objects.requireNonNull(action, "action must not be null");
-        checkRunning("callSync");
-        calls.increment();
-        await(spawn(null, syncTask(() -> {
+        callSync(() -> {
             action.run();
             return null;
-        })));
+        });
     }
 
     /** Starts async code as a task on the loop and returns its future at once. */

@@ -258,23 +258,47 @@ public final class EventLoop implements Executor, AutoCloseable {
     void runIn(@Nullable LoopTask task, CancelScope scope, Runnable command) {
         LoopTask prevTask = currentTask;
         CancelScope prevScope = currentScope;
+        ContextSnapshot.Scope threadLocals = enter(task, scope);
+        try {
+            command.run();
+        } finally {
+            leave(task, threadLocals, prevTask, prevScope);
+        }
+    }
+
+    /**
+     * Makes {@code task} and {@code scope} current, applying the task's ThreadLocal context if the
+     * loop switches tasks. Hand the result to {@link #leave}, with the task and scope that were
+     * current before. Loop thread only; no allocation when the task does not change.
+     */
+    ContextSnapshot.@Nullable Scope enter(@Nullable LoopTask task, CancelScope scope) {
         ContextSnapshot.Scope threadLocals = null;
-        boolean switched = task != prevTask && task != null;
-        if (switched) {
+        if (task != currentTask && task != null) {
             threadLocals = ThreadContext.apply(task.threadLocals);
         }
         currentTask = task;
         currentScope = scope;
-        try {
+        return threadLocals;
+    }
+
+    /** Undoes {@link #enter}: keeps what the callback changed in the task's ThreadLocals, restores the rest. */
+    void leave(@Nullable LoopTask task, ContextSnapshot.@Nullable Scope threadLocals, @Nullable LoopTask prevTask,
+            CancelScope prevScope) {
+        if (threadLocals != null && task != null) {
+            // Keep what the callback put in the MDC (or other ThreadLocals) for the task's next callback.
+            task.threadLocals = ThreadContext.capture();
+        }
+        currentTask = prevTask;
+        currentScope = prevScope;
+        ThreadContext.restore(threadLocals);
+    }
+
+    /** Runs {@code command} now when called on the loop thread, otherwise as soon as the loop can. */
+    void runOnLoop(Runnable command) {
+        if (inEventLoop()) {
             command.run();
-        } finally {
-            if (switched && threadLocals != null) {
-                // Keep what the callback put in the MDC (or other ThreadLocals) for the task's next callback.
-                task.threadLocals = ThreadContext.capture();
-            }
-            currentTask = prevTask;
-            currentScope = prevScope;
-            ThreadContext.restore(threadLocals);
+        } else {
+            executeSoon(command);
         }
     }
 
@@ -320,12 +344,9 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
     }
 
+    /** Counts a task that is queued to start, so the loop does not stop before it has run. */
     void taskStarted(LoopTask task) {
         liveTasks.add(task);
-    }
-
-    void taskEnded(LoopTask task) {
-        liveTasks.remove(task);
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -82,14 +82,9 @@ public final class FromThread {
      */
     public static void runSync(Runnable action) throws Exception {
         Objects.requireNonNull(action, "action must not be null");
-        Job<?> job = requireJob("FromThread.runSync");
-        hop(job, "FromThread.runSync", () -> {
-            try {
-                action.run();
-                return LoopStage.completedFuture(null);
-            } catch (Throwable t) {
-                return LoopStage.failedFuture(t);
-            }
+        runSync(() -> {
+            action.run();
+            return null;
         });
     }
 

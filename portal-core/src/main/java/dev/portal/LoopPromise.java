@@ -6,8 +6,6 @@ import java.util.concurrent.RejectedExecutionException;
 
 import io.micrometer.context.ContextSnapshot;
 
-import dev.portal.internal.ThreadContext;
-
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -173,14 +171,7 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
         }
         LoopTask prevTask = l.currentTask;
         CancelScope prevScope = l.currentScope;
-        LoopTask t = task;
-        ContextSnapshot.Scope threadLocals = null;
-        boolean switched = t != prevTask && t != null;
-        if (switched) {
-            threadLocals = ThreadContext.apply(t.threadLocals);
-        }
-        l.currentTask = t;
-        l.currentScope = scope;
+        ContextSnapshot.Scope threadLocals = l.enter(task, scope);
         try {
             if (error == null) {
                 complete(value);
@@ -188,13 +179,7 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
                 completeExceptionally(error);
             }
         } finally {
-            if (switched && threadLocals != null) {
-                // Keep what the callback put in the MDC (or other ThreadLocals) for the task's next callback.
-                t.threadLocals = ThreadContext.capture();
-            }
-            l.currentTask = prevTask;
-            l.currentScope = prevScope;
-            ThreadContext.restore(threadLocals);
+            l.leave(task, threadLocals, prevTask, prevScope);
         }
     }
 }

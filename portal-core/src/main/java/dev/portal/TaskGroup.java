@@ -66,7 +66,7 @@ public final class TaskGroup {
             LoopPromise<Object> done = LoopPromise.here(loop);
             group.done = done;
             CompletionStage<T> stage = EventLoop.callSafely(() -> body.run(group));
-            stage.whenComplete((v, e) -> group.runOnLoop(() -> group.bodyFinished(v, e)));
+            stage.whenComplete((v, e) -> loop.runOnLoop(() -> group.bodyFinished(v, e)));
             return done;
         });
     }
@@ -107,14 +107,6 @@ public final class TaskGroup {
             });
         });
         return handle;
-    }
-
-    private void runOnLoop(Runnable r) {
-        if (loop.inEventLoop()) {
-            r.run();
-        } else {
-            loop.executeSoon(r);
-        }
     }
 
     private void bodyFinished(@Nullable Object value, @Nullable Throwable error) {

@@ -6,9 +6,9 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
@@ -72,7 +72,7 @@ public final class WorkerPool {
         idle.offerFirst(worker);
         if (shutdown && worker.retireIfIdle()) {
             idle.remove(worker);
-            LockSupport2.unpark(worker);
+            unpark(worker);
         }
     }
 
@@ -115,25 +115,9 @@ public final class WorkerPool {
                     exiting.add(t);
                 }
             }
-            LockSupport2.unpark(w);
+            unpark(w);
         }
         return exiting;
-    }
-
-    /** Waits up to the timeout for every worker thread to exit; returns whether all did. */
-    public boolean awaitTermination(Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        for (Worker w : List.copyOf(live)) {
-            long remaining = deadline - System.nanoTime();
-            if (remaining <= 0) {
-                return live.isEmpty();
-            }
-            Thread t = w.thread;
-            if (t != null) {
-                TimeUnit.NANOSECONDS.timedJoin(t, remaining);
-            }
-        }
-        return live.isEmpty();
     }
 
     public int liveThreads() {
@@ -174,12 +158,10 @@ public final class WorkerPool {
     }
 
     /** Unparks a worker whose thread may not be published yet. */
-    private static final class LockSupport2 {
-        static void unpark(Worker w) {
-            Thread t = w.thread;
-            if (t != null) {
-                java.util.concurrent.locks.LockSupport.unpark(t);
-            }
+    private static void unpark(Worker w) {
+        Thread t = w.thread;
+        if (t != null) {
+            LockSupport.unpark(t);
         }
     }
 }
