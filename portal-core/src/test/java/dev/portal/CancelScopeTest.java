@@ -126,7 +126,7 @@ class CancelScopeTest {
             loop.execute(() -> {
                 int i = 0;
                 for (; i < stopAt.get(); i++) {
-                    if (!spinUntil(ready, i, stopAt)) {
+                    if (!Races.spinUntil(ready, i, stopAt)) {
                         break;
                     }
                     entering.set(i);
@@ -144,7 +144,7 @@ class CancelScopeTest {
             });
             for (; raced < attempts && System.nanoTime() - budget < 0; raced++) {
                 ready.set(raced);
-                if (!spinUntil(entering, raced, stopAt)) {
+                if (!Races.spinUntil(entering, raced, stopAt)) {
                     break;
                 }
                 scopes[raced].cancel();
@@ -780,24 +780,5 @@ class CancelScopeTest {
         assertThat(Async.currentTask().name()).as("task at %s", level).isEqualTo(task);
         assertThat(CancelScope.current()).as("scope at %s", level).isSameAs(scope);
         levels.add(level);
-    }
-
-    /** Spins until {@code counter} reaches {@code value}; false if the race was stopped first. */
-    private static boolean spinUntil(AtomicInteger counter, int value, AtomicInteger stopAt) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        for (int n = 0; counter.get() < value; n++) {
-            if (stopAt.get() <= value) {
-                return false;
-            }
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("the other side did not arrive within 10 s");
-            }
-            if (n < 10_000) {
-                Thread.onSpinWait();
-            } else {
-                Thread.yield();
-            }
-        }
-        return true;
     }
 }

@@ -700,7 +700,7 @@ class CapacityLimiterTest {
                         scopes[i].run(() -> limiter.acquireOnBehalfOf("first")
                                 .thenRun(() -> limiter.releaseOnBehalfOf("first")));
                         limiter.acquireOnBehalfOf("next").whenComplete(complete(nexts.get(i)));
-                        if (!spinUntil(ready, i, stopAt)) {
+                        if (!Races.spinUntil(ready, i, stopAt)) {
                             break;
                         }
                         cancelling.set(i);
@@ -713,7 +713,7 @@ class CapacityLimiterTest {
             });
             for (; raced < attempts && System.nanoTime() - budget < 0; raced++) {
                 ready.set(raced);
-                if (!spinUntil(cancelling, raced, stopAt)) {
+                if (!Races.spinUntil(cancelling, raced, stopAt)) {
                     break;
                 }
                 limiters[raced].releaseOnBehalfOf("holder");
@@ -1017,25 +1017,6 @@ class CapacityLimiterTest {
                 target.complete(v);
             }
         };
-    }
-
-    /** Spins until {@code counter} reaches {@code value}; false if the race was stopped first. */
-    private static boolean spinUntil(AtomicInteger counter, int value, AtomicInteger stopAt) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        for (int n = 0; counter.get() < value; n++) {
-            if (stopAt.get() <= value) {
-                return false;
-            }
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("the other side did not arrive within 10 s");
-            }
-            if (n < 10_000) {
-                Thread.onSpinWait();
-            } else {
-                Thread.yield();
-            }
-        }
-        return true;
     }
 
     private static void await(CountDownLatch latch) {
