@@ -21,6 +21,14 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>If the portal stops while the resource is open, the resource is exited then (with no error)
  * and a later {@code close()} does nothing.
+ *
+ * <p><b>Threads and blocking.</b> {@link #get()} may be called from any thread. {@link #exit} and
+ * {@link #close()} block the caller until exit has run on the loop, and fail with an
+ * {@link IllegalStateException} on the portal's loop thread, which they would deadlock.
+ *
+ * <p><b>Cancellation.</b> Exit runs shielded: a portal stopped with {@code stop(true)} still lets
+ * the resource clean up. A thread interrupted while waiting in {@code exit} gets
+ * {@link InterruptedException} (flag cleared) and the resource's task is cancelled.
  */
 public final class PortalResource<T> implements AutoCloseable {
 
