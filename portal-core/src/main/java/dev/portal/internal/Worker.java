@@ -2,20 +2,22 @@ package dev.portal.internal;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.util.concurrent.locks.LockSupport;
 
 import org.jspecify.annotations.Nullable;
 
 /**
- * One pooled worker thread. Its state moves IDLE → BUSY when a dispatcher claims it and back to
- * IDLE when it releases itself; an idle worker that times out moves IDLE → RETIRED and exits. The
- * CAS on the state decides every race between a dispatcher and a retiring worker.
+ * One pooled worker thread. It is SEARCHING (awake, looking for a job), BUSY (running one), IDLE
+ * (parked on the pool's idle stack) or RETIRED (exited). Only the worker moves itself between
+ * SEARCHING and BUSY, and into IDLE; a dispatcher wakes it with a CAS from IDLE to SEARCHING,
+ * and a CAS from IDLE to RETIRED retires it. Those two CASes decide every race between waking and
+ * retiring. The pool's {@link WorkerPool} describes how jobs reach workers.
  */
 public final class Worker implements Runnable {
 
-    static final int IDLE = 0;
+    static final int SEARCHING = 0;
     static final int BUSY = 1;
-    static final int RETIRED = 2;
+    static final int IDLE = 2;
+    static final int RETIRED = 3;
 
     private static final VarHandle STATE;
 
@@ -30,17 +32,15 @@ public final class Worker implements Runnable {
     private static final ThreadLocal<Worker> CURRENT = new ThreadLocal<>();
 
     private final WorkerPool pool;
-    private volatile int state = BUSY;
-    private volatile @Nullable WorkerJob slot;
+    private volatile int state = SEARCHING;
     private volatile @Nullable Object currentJob;
-    private long idleSinceNanos;
-    /** Whether the current job has already returned this worker to the pool; worker thread only. */
+    /** Whether the running job has already counted this worker as searching again; worker thread only. */
     private boolean released;
+    long idleSinceNanos;
     @Nullable Thread thread;
 
-    Worker(WorkerPool pool, WorkerJob first) {
+    Worker(WorkerPool pool) {
         this.pool = pool;
-        this.slot = first;
     }
 
     /** The worker running on the calling thread, or null. */
@@ -69,35 +69,53 @@ public final class Worker implements Runnable {
         return t;
     }
 
+    int state() {
+        return state;
+    }
+
     boolean isIdle() {
         return state == IDLE;
     }
 
+    /** A dispatcher wakes this parked worker. */
     boolean claim() {
-        return STATE.compareAndSet(this, IDLE, BUSY);
+        return STATE.compareAndSet(this, IDLE, SEARCHING);
     }
 
     boolean retireIfIdle() {
         return STATE.compareAndSet(this, IDLE, RETIRED);
     }
 
-    void assign(WorkerJob job) {
-        slot = job;
-        LockSupport.unpark(thread());
+    void setState(int s) {
+        state = s;
     }
 
     /**
-     * Returns this worker to the pool's idle stack. Once per job: a second call is ignored, even if
-     * a dispatcher has claimed the worker again in between (the state alone cannot tell).
+     * Declares the running job finished with this thread: the worker counts as searching from now
+     * on, so a call that the job's token release hands on is picked up by this worker instead of
+     * waking another. Once per job; a second call is ignored.
      */
     public void release() {
         if (released || state != BUSY) {
             return;
         }
         released = true;
-        idleSinceNanos = System.nanoTime();
-        state = IDLE;
-        pool.offerIdle(this);
+        pool.searching();
+    }
+
+    void startJob() {
+        released = false;
+        state = BUSY;
+    }
+
+    /** After the job: searching again, unless the job already said so. */
+    void endJob() {
+        currentJob = null;
+        if (!released) {
+            released = true;
+            pool.searching();
+        }
+        state = SEARCHING;
     }
 
     @Override
@@ -107,81 +125,12 @@ public final class Worker implements Runnable {
             CURRENT.set(this);
         }
         try {
-            work();
+            pool.work(this);
         } finally {
             if (!platform) {
                 CURRENT.remove();
             }
             pool.exited(this);
-        }
-    }
-
-    /**
-     * Spins briefly for a job before parking: a worker that just finished is often handed the next
-     * call within microseconds, and a park/unpark pair costs more than that. The spin lasts at most
-     * {@code portal.worker.spinNanos} (20 µs; 0 turns it off) once per transition to idle, so an idle
-     * pool is parked and costs no CPU.
-     */
-    private boolean spinForJob() {
-        long deadline = System.nanoTime() + SPIN_NANOS;
-        do {
-            if (slot != null || state != IDLE) {
-                return true;
-            }
-            Thread.onSpinWait();
-        } while (System.nanoTime() - deadline < 0);
-        return false;
-    }
-
-    private static final long SPIN_NANOS = Long.getLong("portal.worker.spinNanos", 20_000L);
-
-    private void work() {
-        long idleTimeout = pool.idleTimeoutNanos();
-        while (true) {
-            WorkerJob job = slot;
-            if (job != null) {
-                slot = null;
-                released = false;
-                try {
-                    job.runOnWorker(this);
-                } catch (Throwable t) {
-                    pool.reportUncaught(t);
-                } finally {
-                    currentJob = null;
-                    Thread.interrupted();
-                }
-                release();
-                continue;
-            }
-            int s = state;
-            if (s == RETIRED) {
-                return;
-            }
-            if (s == IDLE) {
-                if (pool.isShutdown()) {
-                    if (retireIfIdle()) {
-                        pool.removeIdle(this);
-                        return;
-                    }
-                    continue;
-                }
-                long remaining = idleTimeout - (System.nanoTime() - idleSinceNanos);
-                if (remaining <= 0) {
-                    if (retireIfIdle()) {
-                        pool.removeIdle(this);
-                        pool.retired();
-                        return;
-                    }
-                    continue;
-                }
-                if (SPIN_NANOS > 0 && spinForJob()) {
-                    continue;
-                }
-                LockSupport.parkNanos(this, remaining);
-            } else {
-                // BUSY: claimed by a dispatcher, the job is on its way.
-                LockSupport.park(this);
-            }
         }
     }
 }

@@ -5,7 +5,8 @@ public interface WorkerJob {
 
     /**
      * Runs on the worker thread. The job may call {@link Worker#release()} once its function has
-     * returned and before it reports the outcome, so that the next offload can reuse this worker.
+     * returned and before it frees its token, so that the call the token goes to next is taken by
+     * this worker rather than waking another.
      */
     void runOnWorker(Worker worker);
 }

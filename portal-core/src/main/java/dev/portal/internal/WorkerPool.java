@@ -6,27 +6,50 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
- * A pool of named worker threads: idle workers are reused most-recently-idled first (as AnyIO
- * does), an idle worker retires by itself after the idle timeout (a timed park, no timer thread),
- * and {@link #shutdown()} makes every worker exit once it is idle. The pool never bounds the
- * number of threads: the capacity limiters do, because every offload holds a token while its
- * function runs.
+ * A pool of named worker threads that run the jobs handed to {@link #dispatch}. The pool never
+ * bounds the number of threads: the capacity limiters do, because every offload holds a token from
+ * the moment it is dispatched until its function returns. So every dispatched job must reach a
+ * thread promptly, even if all the others block for hours.
+ *
+ * <p><b>How a job reaches a worker.</b> Jobs go into one queue. Workers that are awake and not
+ * running a job are <em>searching</em>, and {@link #searchers} counts them. A dispatch wakes a
+ * parked worker (or starts a thread) only when nobody is searching, and a searcher that takes a
+ * job while more are queued and no other searcher is left wakes the next one. So a burst of calls
+ * wakes workers one after another, as many as the work needs, instead of all at once; a worker
+ * that finishes a job searches first and, for short calls, takes the next one itself. This is the
+ * scheme of Go's scheduler and of {@code LinkedBlockingQueue}'s cascading signal.
+ *
+ * <p><b>Idle workers.</b> A worker that finds nothing spins for a few microseconds if no other
+ * worker is spinning (a burst often resumes sooner than a park/unpark pair takes), then parks on an
+ * idle stack. Parked workers are woken most-recently-idled first, as AnyIO does, and retire by
+ * themselves after the idle timeout (a timed park, no timer thread). {@link #shutdown()} retires
+ * the parked ones at once and the others once the queue is empty.
+ *
+ * <p><b>No lost wake-up.</b> A worker pushes itself on the idle stack before it stops counting as a
+ * searcher, then looks at the queue once more; a dispatcher enqueues before it reads the count. One
+ * of the two sees the other's write, so a queued job always has a searcher or a waking worker.
  */
 public final class WorkerPool {
 
     private static final AtomicInteger POOL_IDS = new AtomicInteger();
+    private static final long SPIN_NANOS = Long.getLong("portal.worker.spinNanos", 20_000L);
 
     private final String namePrefix;
     private final long idleTimeoutNanos;
     private final boolean virtual;
     private final Consumer<Throwable> uncaught;
+    private final ConcurrentLinkedQueue<WorkerJob> queue = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedDeque<Worker> idle = new ConcurrentLinkedDeque<>();
+    private final AtomicInteger searchers = new AtomicInteger();
+    private final AtomicBoolean spinning = new AtomicBoolean();
     private final Set<Worker> live = ConcurrentHashMap.newKeySet();
     private final AtomicInteger threadIds = new AtomicInteger();
     private final AtomicLong created = new AtomicLong();
@@ -44,19 +67,28 @@ public final class WorkerPool {
         }
     }
 
-    /** Hands the job to an idle worker, or starts a new one. Any thread may call it. */
+    /** Queues the job for a worker, waking or starting one if nobody is searching. Any thread. */
     public void dispatch(WorkerJob job) {
         if (shutdown) {
             throw new IllegalStateException("worker pool " + namePrefix + "* is shut down");
         }
+        queue.offer(job);
+        if (searchers.get() == 0) {
+            wakeOrStart();
+        }
+    }
+
+    /** Adds a searcher: the most recently parked worker, or a new thread if none is parked. */
+    private void wakeOrStart() {
+        searchers.incrementAndGet();
         Worker w;
         while ((w = idle.pollFirst()) != null) {
             if (w.claim()) {
-                w.assign(job);
+                LockSupport.unpark(w.thread());
                 return;
             }
         }
-        start(new Worker(this, job));
+        start(new Worker(this));
     }
 
     private void start(Worker worker) {
@@ -68,20 +100,105 @@ public final class WorkerPool {
         thread.start();
     }
 
-    void offerIdle(Worker worker) {
-        idle.offerFirst(worker);
-        if (shutdown && worker.retireIfIdle()) {
-            idle.remove(worker);
-            unpark(worker);
+    /** A worker stopped running a job's function and looks for the next job. */
+    void searching() {
+        searchers.incrementAndGet();
+    }
+
+    /** The worker's loop; it starts as a searcher, counted by whoever woke or started it. */
+    void work(Worker worker) {
+        while (true) {
+            WorkerJob job = queue.poll();
+            if (job != null) {
+                worker.startJob();
+                if (searchers.decrementAndGet() == 0 && !queue.isEmpty()) {
+                    wakeOrStart();
+                }
+                try {
+                    job.runOnWorker(worker);
+                } catch (Throwable t) {
+                    reportUncaught(t);
+                } finally {
+                    Thread.interrupted();
+                    worker.endJob();
+                }
+                continue;
+            }
+            if (SPIN_NANOS > 0 && spinForJob()) {
+                continue;
+            }
+            if (!parkUntilWoken(worker)) {
+                // Retired. A job queued as we left, seen by nobody else, still gets a worker.
+                if (!queue.isEmpty() && searchers.get() == 0) {
+                    wakeOrStart();
+                }
+                return;
+            }
         }
     }
 
-    void removeIdle(Worker worker) {
-        idle.remove(worker);
+    /**
+     * Spins up to {@code portal.worker.spinNanos} (20 µs; 0 turns it off) for a job, if no other
+     * worker is spinning. Returns whether a job arrived.
+     */
+    private boolean spinForJob() {
+        if (spinning.get() || !spinning.compareAndSet(false, true)) {
+            return false;
+        }
+        try {
+            long deadline = System.nanoTime() + SPIN_NANOS;
+            do {
+                if (!queue.isEmpty()) {
+                    return true;
+                }
+                Thread.onSpinWait();
+            } while (System.nanoTime() - deadline < 0);
+            return false;
+        } finally {
+            spinning.set(false);
+        }
     }
 
-    void retired() {
-        retired.incrementAndGet();
+    /**
+     * Parks the worker on the idle stack until a dispatcher wakes it (true) or it retires (false).
+     * The push comes before the searcher count drops, and the queue is read after: see the class
+     * comment.
+     */
+    private boolean parkUntilWoken(Worker worker) {
+        worker.idleSinceNanos = System.nanoTime();
+        worker.setState(Worker.IDLE);
+        idle.offerFirst(worker);
+        searchers.decrementAndGet();
+        if (!queue.isEmpty() && worker.claim()) {
+            // Work arrived as we were leaving: search again (and take our entry off the stack).
+            searchers.incrementAndGet();
+            idle.removeFirstOccurrence(worker);
+            return true;
+        }
+        while (worker.isIdle()) {
+            if (shutdown) {
+                return !retire(worker);
+            }
+            long remaining = idleTimeoutNanos - (System.nanoTime() - worker.idleSinceNanos);
+            if (remaining <= 0) {
+                if (retire(worker)) {
+                    retired.incrementAndGet();
+                    return false;
+                }
+                continue;
+            }
+            LockSupport.parkNanos(this, remaining);
+        }
+        // Claimed by a dispatcher, who counted us as a searcher; or retired by shutdown().
+        return worker.state() == Worker.SEARCHING;
+    }
+
+    private boolean retire(Worker worker) {
+        if (worker.retireIfIdle()) {
+            idle.removeFirstOccurrence(worker);
+            return true;
+        }
+        return false;
     }
 
     void exited(Worker worker) {
@@ -92,17 +209,9 @@ public final class WorkerPool {
         uncaught.accept(t);
     }
 
-    long idleTimeoutNanos() {
-        return idleTimeoutNanos;
-    }
-
-    boolean isShutdown() {
-        return shutdown;
-    }
-
     /**
-     * Makes idle workers exit now and busy ones exit after their current job. Returns the threads
-     * of the workers that were idle, which exit promptly and may be joined.
+     * Makes parked workers exit now and the others once the queue is empty. Returns the threads of
+     * the parked workers, which exit promptly and may be joined.
      */
     public List<Thread> shutdown() {
         shutdown = true;
@@ -113,9 +222,9 @@ public final class WorkerPool {
                 Thread t = w.thread;
                 if (t != null) {
                     exiting.add(t);
+                    LockSupport.unpark(t);
                 }
             }
-            unpark(w);
         }
         return exiting;
     }
@@ -124,10 +233,12 @@ public final class WorkerPool {
         return live.size();
     }
 
+    /** Live workers not running a job: parked, spinning or about to take one. */
     public int idleThreads() {
         int n = 0;
-        for (Worker w : idle) {
-            if (w.isIdle()) {
+        for (Worker w : live) {
+            int s = w.state();
+            if (s == Worker.IDLE || s == Worker.SEARCHING) {
                 n++;
             }
         }
@@ -155,13 +266,5 @@ public final class WorkerPool {
             }
         }
         return threads;
-    }
-
-    /** Unparks a worker whose thread may not be published yet. */
-    private static void unpark(Worker w) {
-        Thread t = w.thread;
-        if (t != null) {
-            LockSupport.unpark(t);
-        }
     }
 }

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -111,5 +112,42 @@ class WorkerPoolHandOffTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> pool.liveThreads() == 0);
         assertThat(pool.retiredThreads()).isEqualTo(1);
         pool.shutdown();
+    }
+
+    /**
+     * Workers are woken one after another, not all at once, so a burst must still reach one thread
+     * per job when every job blocks until all of them run: a lost or skipped wake-up hangs the
+     * barrier. Bursts alternate with idle gaps longer than the idle timeout, so some bursts find
+     * parked workers, some find workers retiring, and some find none.
+     */
+    @RepeatedTest(20)
+    void aBurstOfBlockingJobsGetsOneThreadPerJob() throws Exception {
+        int jobs = 40;
+        WorkerPool pool = new WorkerPool("burst-test-", Duration.ofMillis(2), false, t -> { });
+        try {
+            for (int burst = 0; burst < 5; burst++) {
+                CyclicBarrier allRunning = new CyclicBarrier(jobs);
+                CountDownLatch done = new CountDownLatch(jobs);
+                AtomicInteger broken = new AtomicInteger();
+                for (int i = 0; i < jobs; i++) {
+                    pool.dispatch(w -> {
+                        try {
+                            allRunning.await(10, TimeUnit.SECONDS);
+                        } catch (Exception e) {
+                            broken.incrementAndGet();
+                        }
+                        done.countDown();
+                    });
+                }
+                assertThat(done.await(20, TimeUnit.SECONDS)).as("burst %d finished", burst).isTrue();
+                assertThat(broken).as("jobs that never saw all %d running", jobs).hasValue(0);
+                if (burst % 2 == 1) {
+                    await().atMost(Duration.ofSeconds(10)).until(() -> pool.liveThreads() == 0);
+                }
+            }
+        } finally {
+            pool.shutdown();
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> pool.liveThreads() == 0);
     }
 }
