@@ -1,0 +1,98 @@
+package dev.portal.internal;
+
+import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
+import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.openjdk.jcstress.annotations.Actor;
+import org.openjdk.jcstress.annotations.Arbiter;
+import org.openjdk.jcstress.annotations.Description;
+import org.openjdk.jcstress.annotations.JCStressTest;
+import org.openjdk.jcstress.annotations.Outcome;
+import org.openjdk.jcstress.annotations.State;
+import org.openjdk.jcstress.infra.results.IIL_Result;
+
+import dev.portal.jcstress.Waits;
+
+/**
+ * A job dispatched while the pool's only worker goes idle and parks still runs, promptly and
+ * exactly once. The handshake under test (see {@link WorkerPool}'s "No lost wake-up"): a worker
+ * going idle pushes itself on the idle stack, stops counting as a searcher and then looks at the
+ * queue once more; a dispatcher enqueues and then reads the searcher count, waking the parked
+ * worker if it is zero.
+ *
+ * <p>The first actor dispatches {@code a}; the second waits until {@code a} has run and then
+ * dispatches {@code b}, racing the worker's way from its job through the empty queue to the idle
+ * stack and into park. Idle workers wait 30 s here before they retire, so a {@code b} that nobody
+ * saw stays queued and is reported late (after {@link Waits#LATE_NANOS}) instead of being picked
+ * up by a retiring worker's last look at the queue.
+ */
+@JCStressTest
+@Description("WorkerPool.dispatch racing the only worker going idle and parking")
+@Outcome(id = "1, 1, same worker", expect = ACCEPTABLE,
+        desc = "b was taken by a's worker: before it parked, in its last look at the queue, or woken.")
+@Outcome(id = "1, 1, new worker", expect = ACCEPTABLE,
+        desc = "a's worker had not parked yet when the dispatch looked for one, so it started another (or the "
+                + "worker took b first and the new one found nothing).")
+@Outcome(expect = FORBIDDEN, desc = "A job was lost or late (a lost wake-up), ran twice, or ran on a worker that "
+        + "was not running it alone; or an uncaught error.")
+@State
+public class WorkerPoolParkTest {
+
+    private final WorkerPool pool = new WorkerPool("jcstress-park-", Duration.ofSeconds(30), false,
+            t -> uncaught = " uncaught " + t);
+    private final ProbeJob a = new ProbeJob();
+    private final ProbeJob b = new ProbeJob();
+    private final AtomicInteger finished = new AtomicInteger();
+    // Each actor writes its own note; the arbiter reads them after both actors.
+    private String noteA = "";
+    private String noteB = "";
+    private volatile String uncaught = "";
+
+    @Actor
+    public void first() {
+        try {
+            pool.dispatch(a);
+            if (!Waits.until(a::ran, Waits.LATE_NANOS)) {
+                noteA = " late a";
+            }
+        } catch (Throwable t) {
+            noteA = " " + t;
+        }
+        finish();
+    }
+
+    @Actor
+    public void second() {
+        try {
+            if (Waits.until(a::ran, 2 * Waits.LATE_NANOS)) {
+                Waits.jitter();
+                pool.dispatch(b);
+                if (!Waits.until(b::ran, Waits.LATE_NANOS)) {
+                    noteB = " late b";
+                }
+            } else {
+                noteB = " a never ran";
+            }
+        } catch (Throwable t) {
+            noteB = " " + t;
+        }
+        finish();
+    }
+
+    private void finish() {
+        if (finished.incrementAndGet() == 2) {
+            pool.shutdown(); // parked workers exit; the next sample starts a fresh pool
+        }
+    }
+
+    @Arbiter
+    public void arbiter(IIL_Result r) {
+        r.r1 = a.runs();
+        r.r2 = b.runs();
+        r.r3 = (a.ranOn() == b.ranOn() ? "same worker" : "new worker") + noteA + noteB + a.problem() + b.problem()
+                + uncaught;
+    }
+}
