@@ -34,8 +34,8 @@ import dev.portal.jcstress.Waits;
 @Outcome(id = "1, 1, same worker", expect = ACCEPTABLE,
         desc = "b was taken by a's worker: before it parked, in its last look at the queue, or woken.")
 @Outcome(id = "1, 1, new worker", expect = ACCEPTABLE,
-        desc = "a's worker had not parked yet when the dispatch looked for one, so it started another (or the "
-                + "worker took b first and the new one found nothing).")
+        desc = "a's worker took itself off the idle stack (it saw b in its last look) as the dispatch found it "
+                + "there, so the dispatch started another worker, which took b first.")
 @Outcome(expect = FORBIDDEN, desc = "A job was lost or late (a lost wake-up), ran twice, or ran on a worker that "
         + "was not running it alone; or an uncaught error.")
 @State
