@@ -14,7 +14,8 @@ import dev.portal.internal.WorkerJob;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One {@link ToThread#runSync} call. Its state machine decides every race between the caller's
+ * One {@link ToThread#runSync} call, and the stage its caller awaits: the call is its own promise,
+ * so a queued offload costs one object. Its state machine decides every race between the caller's
  * cancellation (loop thread), the limiter's grant (any thread) and the worker:
  *
  * <pre>
@@ -26,8 +27,13 @@ import org.jspecify.annotations.Nullable;
  *
  * The token is released by the worker once the function has really returned, whatever the caller
  * did, before the outcome is posted to the loop.
+ *
+ * <p>{@link #run()} may be queued on the loop twice: by the worker, to report the outcome, and by
+ * a cancellation that the caller accepted (see {@link LoopPromise#cancelFromScope}). Whichever runs
+ * first while the promise is cancelling completes it with the cancellation; the other one, or the
+ * only one, reports the outcome and settles the promise if it is still pending.
  */
-final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopRejectable {
+final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter {
 
     static final int WAITING = 0;
     static final int STARTING = 1;
@@ -47,15 +53,10 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
         }
     }
 
-    final EventLoop loop;
     final Callable<T> fn;
-    final CancelMode mode;
+    final RunSyncOptions options;
     final CapacityLimiter limiter;
-    final @Nullable String name;
-    final CancelScope hostScope;
-    final @Nullable LoopTask hostTask;
     final @Nullable ContextSnapshot threadLocals;
-    final OffloadPromise promise;
     final long enqueuedNanos = System.nanoTime();
     /** Task-local values seen by the function; starts as the host task's, never written back. */
     volatile Locals locals;
@@ -68,17 +69,19 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
     private @Nullable T result;
     private @Nullable Throwable error;
 
+    /** A call from the loop's current task and scope. Loop thread only. */
     Job(EventLoop loop, Callable<T> fn, RunSyncOptions options, CapacityLimiter limiter) {
-        this.loop = loop;
+        super(loop, loop.currentTask, loop.currentScope);
         this.fn = fn;
-        this.mode = options.cancelMode();
+        this.options = options;
         this.limiter = limiter;
-        this.name = options.name();
-        this.hostScope = loop.currentScope;
-        this.hostTask = loop.currentTask;
-        this.locals = hostTask != null ? hostTask.locals : Locals.EMPTY;
+        LoopTask host = task;
+        this.locals = host != null ? host.locals : Locals.EMPTY;
         this.threadLocals = ThreadContext.capture();
-        this.promise = new OffloadPromise();
+    }
+
+    CancelMode mode() {
+        return options.cancelMode();
     }
 
     // ---- limiter waiter ----
@@ -141,8 +144,8 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
             worker.setCurrentJob(null);
             finishRunning();
         }
-        // Back on the idle stack first, then free the token here: if a call is queued for it, the
-        // limiter hands it to this same worker, which takes it without parking or a hop via the loop.
+        // Searching again first, then free the token here: if a call is queued for it, this same
+        // worker takes it without parking and without waking another.
         worker.release();
         limiter.releaseOnBehalfOf(this);
         postCompletion();
@@ -174,40 +177,51 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
     /** The function returned (or never ran) and its token is free: report to the caller. */
     @Override
     public void run() {
-        OffloadCounters c = loop.offloads;
-        if (ran) {
-            c.running.decrement();
-            if (countedAbandonedRunning) {
-                c.abandonedRunning.decrement();
-            }
-            if (error == null) {
-                c.succeeded.increment();
-            } else {
-                c.failed.increment();
-            }
+        if (isCancelling()) {
+            super.run();
+            return;
         }
-        promise.settle(result, error);
+        countOutcome();
+        settle(result, error);
     }
 
     @Override
     public void rejected(RejectedExecutionException e) {
-        if (ran) {
-            loop.offloads.running.decrement();
-            if (countedAbandonedRunning) {
-                loop.offloads.abandonedRunning.decrement();
-            }
+        if (isCancelling()) {
+            super.rejected(e);
+            return;
         }
-        promise.rejectedBy(ran && error == null, result, error != null ? error : e);
+        countOutcome();
+        Throwable failure = error != null ? error : ran ? null : e;
+        settleWithoutContext(result, failure);
+    }
+
+    private void countOutcome() {
+        if (!ran) {
+            return;
+        }
+        OffloadCounters c = loop.offloads;
+        c.running.decrement();
+        if (countedAbandonedRunning) {
+            c.abandonedRunning.decrement();
+        }
+        if (error == null) {
+            c.succeeded.increment();
+        } else {
+            c.failed.increment();
+        }
     }
 
     /** The caller's scope was cancelled. Returns whether the caller stops waiting. Loop thread. */
-    boolean cancelled() {
+    @Override
+    boolean onCancelled(CancelledException e) {
         OffloadCounters c = loop.offloads;
         if (STATE.compareAndSet(this, WAITING, CANCELLED)) {
             limiter.removeWaiter(this);
             c.cancelledBeforeStart.increment();
             return true;
         }
+        CancelMode mode = mode();
         if (mode == CancelMode.SHIELD) {
             c.shielded.increment();
             return false;
@@ -244,29 +258,7 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
 
     @Override
     public String toString() {
+        String name = options.name();
         return "ToThread.runSync[" + (name != null ? name : fn.getClass().getName()) + "]";
-    }
-
-    /** The caller's view of the call: cancellable while queued, then as the mode says. */
-    final class OffloadPromise extends LoopPromise<T> {
-
-        OffloadPromise() {
-            super(Job.this.loop, Job.this.loop.currentTask, Job.this.loop.currentScope);
-        }
-
-        @Override
-        boolean onCancelled(CancelledException e) {
-            return cancelled();
-        }
-
-        void rejectedBy(boolean succeeded, @Nullable T value, Throwable failure) {
-            if (isPending()) {
-                if (succeeded) {
-                    complete(value);
-                } else {
-                    completeExceptionally(failure);
-                }
-            }
-        }
     }
 }

@@ -82,6 +82,11 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
         return phase == PENDING;
     }
 
+    /** Cancelled by the scope, with the completion queued on the loop. */
+    final boolean isCancelling() {
+        return phase == CANCELLED;
+    }
+
     /** Called by the scope (loop thread) after unlinking this promise. */
     final void cancelFromScope(CancelledException e) {
         if (!PHASE.compareAndSet(this, PENDING, CANCELLED)) {
@@ -139,7 +144,7 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
     /** Runs the deferred completion (after settleSoon or a cancellation) on the loop thread. */
     @Override
     @SuppressWarnings("unchecked")
-    public final void run() {
+    public void run() {
         disarm();
         phase = DONE;
         Throwable f = failure;
@@ -148,7 +153,7 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
 
     @Override
     @SuppressWarnings("unchecked")
-    public final void rejected(RejectedExecutionException e) {
+    public void rejected(RejectedExecutionException e) {
         // The loop stopped before the completion could run on it: complete here, without context.
         phase = DONE;
         Throwable f = failure;
@@ -157,6 +162,19 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
         } else {
             completeExceptionally(f);
         }
+    }
+
+    /** Resolves now, on any thread, without restoring a context. Returns false if already resolved. */
+    final boolean settleWithoutContext(@Nullable T value, @Nullable Throwable error) {
+        if (!PHASE.compareAndSet(this, PENDING, DONE)) {
+            return false;
+        }
+        if (error == null) {
+            complete(value);
+        } else {
+            completeExceptionally(error);
+        }
+        return true;
     }
 
     final void completeInContext(@Nullable T value, @Nullable Throwable error) {

@@ -70,15 +70,14 @@ public final class ToThread {
         EventLoop loop = EventLoop.requireCurrent("ToThread.runSync");
         CapacityLimiter limiter = options.limiter() != null ? options.limiter() : loop.defaultLimiter;
         Job<T> job = new Job<>(loop, fn, options, limiter);
-        Job<T>.OffloadPromise promise = job.promise;
-        if (!promise.arm()) {
+        if (!job.arm()) {
             loop.offloads.cancelledBeforeStart.increment();
-            return promise;
+            return job;
         }
         if (limiter.acquireOrEnqueue(job)) {
             job.grant();
         }
-        return promise;
+        return job;
     }
 
     /** The calling loop's default limiter: 40 tokens unless configured; resizable live. */
