@@ -44,8 +44,6 @@ public final class CapacityLimiter {
     interface Waiter {
         Object borrower();
 
-        long enqueuedNanos();
-
         boolean grant();
     }
 
@@ -54,7 +52,12 @@ public final class CapacityLimiter {
     private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
     private long acquisitions;
     private long waitedAcquisitions;
+    /**
+     * Time spent queued, summed over waiters: the queue length integrated over time, brought up to
+     * date at every change of the queue. No waiter carries a timestamp.
+     */
     private long waitNanos;
+    private long queueChangedNanos;
 
     /**
      * @param totalTokens the number of tokens, {@code >= 0}
@@ -125,6 +128,7 @@ public final class CapacityLimiter {
                 borrowers.add(borrower);
                 acquisitions++;
             } else {
+                queueChanging();
                 waiters.add(promise);
                 return promise;
             }
@@ -175,6 +179,7 @@ public final class CapacityLimiter {
                 acquisitions++;
                 return true;
             }
+            queueChanging();
             waiters.add(job);
             return false;
         }
@@ -205,6 +210,7 @@ public final class CapacityLimiter {
     /** Removes a cancelled waiter from the queue; returns whether it was still queued. */
     boolean removeWaiter(Waiter waiter) {
         synchronized (this) {
+            queueChanging();
             return waiters.remove(waiter);
         }
     }
@@ -216,11 +222,11 @@ public final class CapacityLimiter {
                 if (waiters.isEmpty() || borrowers.size() >= totalTokens) {
                     return;
                 }
+                queueChanging();
                 next = waiters.poll();
                 borrowers.add(next.borrower());
                 acquisitions++;
                 waitedAcquisitions++;
-                waitNanos += System.nanoTime() - next.enqueuedNanos();
             }
             boolean granted;
             try {
@@ -238,6 +244,13 @@ public final class CapacityLimiter {
         }
     }
 
+    /** Adds the time the current waiters have queued since the last change. Under the lock. */
+    private void queueChanging() {
+        long now = System.nanoTime();
+        waitNanos += waiters.size() * (now - queueChangedNanos);
+        queueChangedNanos = now;
+    }
+
     private static LoopTask requireTask(EventLoop loop, String what) {
         LoopTask task = loop.currentTask;
         if (task == null) {
@@ -249,6 +262,7 @@ public final class CapacityLimiter {
 
     /** An immutable snapshot. Any thread. */
     public synchronized CapacityLimiterStatistics statistics() {
+        queueChanging();
         return new CapacityLimiterStatistics(totalTokens, borrowers.size(), totalTokens - borrowers.size(),
                 waiters.size(), new ArrayList<>(borrowers), acquisitions, waitedAcquisitions,
                 Duration.ofNanos(waitNanos));
@@ -266,7 +280,6 @@ public final class CapacityLimiter {
     /** A task (or explicit borrower) queued for a token. */
     private final class AcquirePromise extends LoopPromise<Void> implements Waiter {
         private final Object borrower;
-        private final long enqueuedNanos = System.nanoTime();
 
         AcquirePromise(EventLoop loop, Object borrower) {
             super(loop, loop.currentTask, loop.currentScope);
@@ -276,11 +289,6 @@ public final class CapacityLimiter {
         @Override
         public Object borrower() {
             return borrower;
-        }
-
-        @Override
-        public long enqueuedNanos() {
-            return enqueuedNanos;
         }
 
         @Override

@@ -68,13 +68,12 @@ public final class ToThread {
         Objects.requireNonNull(fn, "fn must not be null");
         Objects.requireNonNull(options, "options must not be null");
         EventLoop loop = EventLoop.requireCurrent("ToThread.runSync");
-        CapacityLimiter limiter = options.limiter() != null ? options.limiter() : loop.defaultLimiter;
-        Job<T> job = new Job<>(loop, fn, options, limiter);
+        Job<T> job = new Job<>(loop, fn, options);
         if (!job.arm()) {
             loop.offloads.cancelledBeforeStart.increment();
             return job;
         }
-        if (limiter.acquireOrEnqueue(job)) {
+        if (job.limiter().acquireOrEnqueue(job)) {
             job.grant();
         }
         return job;
