@@ -7,11 +7,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -84,7 +82,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     private final ConcurrentLinkedQueue<Runnable> external = new ConcurrentLinkedQueue<>();
     private final ArrayDeque<Runnable> local = new ArrayDeque<>();
     private final TimerQueue timers = new TimerQueue();
-    private final Set<LoopTask> liveTasks = ConcurrentHashMap.newKeySet();
+    private final LiveTasks liveTasks = new LiveTasks();
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
     private final List<Runnable> shutdownHooks = new ArrayList<>();
     final CancelScope rootScope = CancelScope.root();
@@ -342,6 +340,11 @@ public final class EventLoop implements Executor, AutoCloseable {
         } catch (Throwable t) {
             return LoopStage.failedFuture(t);
         }
+    }
+
+    /** The live tasks started by {@code owner}, in start order. Any thread. */
+    List<LoopTask> tasksOf(Object owner) {
+        return liveTasks.snapshot(owner);
     }
 
     /** Counts a task that is queued to start, so the loop does not stop before it has run. */
@@ -739,7 +742,7 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     /** The tasks running on this loop, oldest first, with names and ages. Any thread. */
     public List<TaskInfo> tasks() {
-        return LoopTask.infos(liveTasks);
+        return LoopTask.infos(liveTasks.snapshot(null));
     }
 
     /**

@@ -313,6 +313,10 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
     }
 
     private void notifyNow(WhenComplete<T> listener) {
+        if (!isCompletedExceptionally()) {
+            listener.settled(getNow(null), null);
+            return;
+        }
         handle((value, failure) -> {
             listener.settled(value, failure);
             return null;

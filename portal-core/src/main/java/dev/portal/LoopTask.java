@@ -22,6 +22,13 @@ final class LoopTask {
     Locals locals;
     /** The task's ThreadLocal context (MDC, ...); re-captured after each of its callbacks. Loop thread only. */
     @Nullable ContextSnapshot threadLocals;
+    /** The portal that started the task, or null. */
+    @Nullable Object owner;
+
+    // Links in the loop's LiveTasks, written by the loop thread only.
+    volatile @Nullable LoopTask nextLive;
+    @Nullable LoopTask prevLive;
+    boolean live;
 
     LoopTask(@Nullable String name, Locals locals, @Nullable ContextSnapshot threadLocals) {
         this.givenName = name;
