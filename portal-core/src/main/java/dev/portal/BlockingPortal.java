@@ -16,6 +16,8 @@ import java.util.function.Function;
 
 import dev.portal.internal.ThreadContext;
 
+import io.micrometer.context.ContextSnapshot;
+
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -469,22 +471,34 @@ public final class BlockingPortal implements AutoCloseable {
         }
         active = active + 1;
         task.owner = this;
-        LoopPromise<T> result = loop.spawn(task, scope, () -> taskScope.run(fn), null, scope);
-        result.whenComplete((value, error) -> {
-            active = active - 1;
-            Throwable cause = CancelScope.unwrap(error);
-            if (cause == null && !taskScope.cancelledCaught()) {
-                succeeded.increment();
-                future.complete(value);
-            } else if (cause == null || cause instanceof CancellationException) {
-                cancelled.increment();
-                future.cancelledByTask();
-            } else {
-                failed.increment();
-                future.completeExceptionally(cause);
+        loop.start(task, scope, () -> taskScope.run(fn), (value, error) -> {
+            // Out of the ended task, so that the future's dependents that run here see no task.
+            LoopTask prevTask = loop.currentTask;
+            CancelScope prevScope = loop.currentScope;
+            ContextSnapshot.Scope threadLocals = loop.enter(null, scope);
+            try {
+                taskEnded(taskScope, future, value, error);
+            } finally {
+                loop.leave(null, threadLocals, prevTask, prevScope);
             }
-            checkFinished();
         });
+    }
+
+    private <T> void taskEnded(CancelScope taskScope, PortalFuture<T> future, @Nullable T value,
+            @Nullable Throwable error) {
+        active = active - 1;
+        Throwable cause = CancelScope.unwrap(error);
+        if (cause == null && !taskScope.cancelledCaught()) {
+            succeeded.increment();
+            future.complete(value);
+        } else if (cause == null || cause instanceof CancellationException) {
+            cancelled.increment();
+            future.cancelledByTask();
+        } else {
+            failed.increment();
+            future.completeExceptionally(cause);
+        }
+        checkFinished();
     }
 
     void resourceOpened(PortalResource<?> r) {

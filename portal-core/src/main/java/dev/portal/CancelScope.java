@@ -2,6 +2,7 @@ package dev.portal;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeoutException;
@@ -181,6 +182,11 @@ public final class CancelScope {
             stage = LoopStage.failedFuture(t);
         } finally {
             l.currentScope = p;
+        }
+        if (stage instanceof CompletableFuture<?> && EventLoop.isDoneNormally((CompletableFuture<T>) stage)) {
+            // Done already: exit now, as whenComplete would, without a continuation.
+            exit(result, ((CompletableFuture<T>) stage).getNow(null), null);
+            return result;
         }
         stage.whenComplete((value, error) -> {
             if (l.inEventLoop()) {
