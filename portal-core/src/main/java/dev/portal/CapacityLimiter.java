@@ -85,10 +85,12 @@ public final class CapacityLimiter {
      */
     public void setTotalTokens(int totalTokens) {
         requireTotal(totalTokens, "totalTokens");
+        Waiter next;
         synchronized (this) {
             this.totalTokens = totalTokens;
+            next = reserveForOldestWaiter();
         }
-        grantWaiters();
+        grant(next, true);
     }
 
     public synchronized int borrowedTokens() {
@@ -198,13 +200,15 @@ public final class CapacityLimiter {
      */
     public void releaseOnBehalfOf(Object borrower) {
         Objects.requireNonNull(borrower, "borrower must not be null");
+        Waiter next;
         synchronized (this) {
             if (!borrowers.remove(borrower)) {
                 throw new IllegalStateException("borrower " + borrower + " isn't holding any of this "
                         + "CapacityLimiter's tokens");
             }
+            next = reserveForOldestWaiter();
         }
-        grantWaiters();
+        grant(next, false);
     }
 
     /** Removes a cancelled waiter from the queue; returns whether it was still queued. */
@@ -215,31 +219,47 @@ public final class CapacityLimiter {
         }
     }
 
-    private void grantWaiters() {
-        while (true) {
-            Waiter next;
-            synchronized (this) {
-                if (waiters.isEmpty() || borrowers.size() >= totalTokens) {
-                    return;
-                }
-                queueChanging();
-                next = waiters.poll();
-                borrowers.add(next.borrower());
-                acquisitions++;
-                waitedAcquisitions++;
-            }
+    /**
+     * Reserves a free token for the oldest waiter and dequeues it, or returns null if nobody waits or
+     * no token is free. Under the lock, so the token cannot be taken by anyone else in between.
+     */
+    private @Nullable Waiter reserveForOldestWaiter() {
+        if (waiters.isEmpty() || borrowers.size() >= totalTokens) {
+            return null;
+        }
+        queueChanging();
+        Waiter next = waiters.poll();
+        borrowers.add(next.borrower());
+        acquisitions++;
+        waitedAcquisitions++;
+        return next;
+    }
+
+    /**
+     * Grants the token reserved for {@code reserved}, outside the lock. A waiter cancelled in the
+     * meantime refuses it, and the token goes to the next one. After a release one token was freed,
+     * so once a grant succeeds there is nothing more to hand out ({@code untilFull} false: whoever
+     * frees another token grants it); after a resize, keep granting while tokens are free.
+     */
+    private void grant(@Nullable Waiter reserved, boolean untilFull) {
+        Waiter next = reserved;
+        while (next != null) {
             boolean granted;
             try {
                 granted = next.grant();
             } catch (Throwable t) {
                 granted = false;
             }
-            if (!granted) {
-                synchronized (this) {
+            if (granted && !untilFull) {
+                return;
+            }
+            synchronized (this) {
+                if (!granted) {
                     borrowers.remove(next.borrower());
                     acquisitions--;
                     waitedAcquisitions--;
                 }
+                next = reserveForOldestWaiter();
             }
         }
     }
