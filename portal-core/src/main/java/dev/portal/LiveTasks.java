@@ -2,7 +2,6 @@ package dev.portal;
 
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
@@ -99,7 +98,7 @@ final class LiveTasks {
         }
         if (seen != null) {
             found.removeIf(task -> !task.live);
-            found.sort(Comparator.comparingLong(task -> task.id));
+            found.sort((a, b) -> Long.signum(a.startNanos - b.startNanos));
         }
         return found;
     }
