@@ -137,8 +137,8 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             postCompletion();
             return;
         }
-        loop.offloads.started.increment();
-        loop.offloads.running.increment();
+        OffloadCounters c = loop.offloads;
+        c.started.increment();
         ContextSnapshot.Scope restore = ThreadContext.apply(threadLocals);
         try {
             outcome = fn.call();
@@ -150,6 +150,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             finishRunning();
             worker.setCurrentJob(null);
         }
+        (failed ? c.failed : c.succeeded).increment();
         // Searching again first, then free the token here: if a call is queued for it, this same
         // worker takes it without parking and without waking another.
         worker.release();
@@ -210,19 +211,10 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
         settleWithoutContext(failure == null ? value() : null, failure);
     }
 
+    /** The worker counted the call itself; only an abandoned call's running count is the loop's. */
     private void countOutcome() {
-        if (!ran()) {
-            return;
-        }
-        OffloadCounters c = loop.offloads;
-        c.running.decrement();
         if (countedAbandonedRunning) {
-            c.abandonedRunning.decrement();
-        }
-        if (!failed) {
-            c.succeeded.increment();
-        } else {
-            c.failed.increment();
+            loop.offloads.abandonedRunning.decrement();
         }
     }
 
