@@ -16,6 +16,8 @@ import java.util.function.Function;
 
 import dev.portal.internal.ThreadContext;
 
+import io.micrometer.context.ContextSnapshot;
+
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -69,12 +71,12 @@ public final class BlockingPortal implements AutoCloseable {
     final CancelScope scope = CancelScope.create();
     private final Event stoppedEvent = new Event();
     private final CompletableFuture<Void> finished = new CompletableFuture<>();
-    private final Set<LoopTask> tasks = ConcurrentHashMap.newKeySet();
     private final Set<PortalResource<?>> openResources = ConcurrentHashMap.newKeySet();
     private volatile boolean running = true;
     /** Loop-confined: stopOnLoop has run, so every task submitted before the stop has been started. */
     private boolean stopping;
-    private int active;
+    /** Tasks started and not yet finished; written on the loop thread, read by statistics. */
+    private volatile int active;
     private boolean finishedOnLoop;
 
     private final LongAdder calls = new LongAdder();
@@ -392,18 +394,18 @@ public final class BlockingPortal implements AutoCloseable {
 
     /** The portal's tasks alive now, oldest first. */
     public List<TaskInfo> tasks() {
-        return LoopTask.infos(tasks);
+        return LoopTask.infos(loop.tasksOf(this));
     }
 
     /** An immutable snapshot of the portal's counters. Any thread. */
     public PortalStatistics statistics() {
-        return new PortalStatistics(running, tasks.size(), calls.sum(), tasksStarted.sum(), resourcesWrapped.sum(),
+        return new PortalStatistics(running, active, calls.sum(), tasksStarted.sum(), resourcesWrapped.sum(),
                 succeeded.sum(), failed.sum(), cancelled.sum(), rejected.sum());
     }
 
     @Override
     public String toString() {
-        return "BlockingPortal[" + loop.name() + ", " + (running ? "running" : "stopped") + ", " + tasks.size()
+        return "BlockingPortal[" + loop.name() + ", " + (running ? "running" : "stopped") + ", " + active
                 + " tasks]";
     }
 
@@ -467,25 +469,36 @@ public final class BlockingPortal implements AutoCloseable {
                     + "the task could start"));
             return;
         }
-        active++;
-        tasks.add(task);
-        LoopPromise<T> result = loop.spawn(task, scope, () -> taskScope.run(fn), null, scope);
-        result.whenComplete((value, error) -> {
-            active--;
-            tasks.remove(task);
-            Throwable cause = CancelScope.unwrap(error);
-            if (cause == null && !taskScope.cancelledCaught()) {
-                succeeded.increment();
-                future.complete(value);
-            } else if (cause == null || cause instanceof CancellationException) {
-                cancelled.increment();
-                future.cancelledByTask();
-            } else {
-                failed.increment();
-                future.completeExceptionally(cause);
+        active = active + 1;
+        task.owner = this;
+        loop.start(task, scope, () -> taskScope.run(fn), (value, error) -> {
+            // Out of the ended task, so that the future's dependents that run here see no task.
+            LoopTask prevTask = loop.currentTask;
+            CancelScope prevScope = loop.currentScope;
+            ContextSnapshot.Scope threadLocals = loop.enter(null, scope);
+            try {
+                taskEnded(taskScope, future, value, error);
+            } finally {
+                loop.leave(null, threadLocals, prevTask, prevScope);
             }
-            checkFinished();
         });
+    }
+
+    private <T> void taskEnded(CancelScope taskScope, PortalFuture<T> future, @Nullable T value,
+            @Nullable Throwable error) {
+        active = active - 1;
+        Throwable cause = CancelScope.unwrap(error);
+        if (cause == null && !taskScope.cancelledCaught()) {
+            succeeded.increment();
+            future.complete(value);
+        } else if (cause == null || cause instanceof CancellationException) {
+            cancelled.increment();
+            future.cancelledByTask();
+        } else {
+            failed.increment();
+            future.completeExceptionally(cause);
+        }
+        checkFinished();
     }
 
     void resourceOpened(PortalResource<?> r) {

@@ -1,7 +1,10 @@
 package dev.portal;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeoutException;
@@ -43,11 +46,21 @@ import org.jspecify.annotations.Nullable;
 public final class CancelScope {
 
     private static final AtomicLong IDS = new AtomicLong();
+    private static final VarHandle ID;
+
+    static {
+        try {
+            ID = MethodHandles.lookup().findVarHandle(CancelScope.class, "id", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     private static final int NEW = 0;
     private static final int ENTERED = 1;
     private static final int EXITED = 2;
 
-    private final long id = IDS.incrementAndGet();
+    /** Assigned when first shown, so creating a scope touches no shared counter. */
+    private volatile long id;
     private volatile @Nullable EventLoop loop;
     private int state;
     private @Nullable CancelScope parent;
@@ -70,6 +83,15 @@ public final class CancelScope {
     private @Nullable Duration timeout;
 
     private CancelScope() {
+    }
+
+    private long id() {
+        long n = id;
+        if (n == 0) {
+            ID.compareAndSet(this, 0L, IDS.incrementAndGet());
+            n = id;
+        }
+        return n;
     }
 
     /** A new scope with no deadline and no shield. */
@@ -182,6 +204,11 @@ public final class CancelScope {
         } finally {
             l.currentScope = p;
         }
+        if (stage instanceof CompletableFuture<?> && EventLoop.isDoneNormally((CompletableFuture<T>) stage)) {
+            // Done already: exit now, as whenComplete would, without a continuation.
+            exit(result, ((CompletableFuture<T>) stage).getNow(null), null);
+            return result;
+        }
         stage.whenComplete((value, error) -> {
             if (l.inEventLoop()) {
                 exit(result, value, error);
@@ -281,9 +308,9 @@ public final class CancelScope {
 
     private String describe() {
         if (deadlineReached) {
-            return "CancelScope#" + id + " (deadline" + (timeout != null ? " of " + timeout : "") + " exceeded)";
+            return "CancelScope#" + id() + " (deadline" + (timeout != null ? " of " + timeout : "") + " exceeded)";
         }
-        return "CancelScope#" + id + " (cancel() called)";
+        return "CancelScope#" + id() + " (cancel() called)";
     }
 
     private void armDeadline(EventLoop l) {
@@ -468,7 +495,7 @@ public final class CancelScope {
 
     @Override
     public String toString() {
-        return "CancelScope#" + id + "[" + (state == NEW ? "new" : state == ENTERED ? "entered" : "exited")
+        return "CancelScope#" + id() + "[" + (state == NEW ? "new" : state == ENTERED ? "entered" : "exited")
                 + (cancelCalled ? ", cancel called" : cancelled ? ", cancelled by enclosing scope" : "")
                 + (shield ? ", shield" : "") + (cancelledCaught ? ", cancelled caught" : "") + "]";
     }

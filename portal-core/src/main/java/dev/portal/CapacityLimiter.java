@@ -44,8 +44,6 @@ public final class CapacityLimiter {
     interface Waiter {
         Object borrower();
 
-        long enqueuedNanos();
-
         boolean grant();
     }
 
@@ -54,7 +52,12 @@ public final class CapacityLimiter {
     private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
     private long acquisitions;
     private long waitedAcquisitions;
+    /**
+     * Time spent queued, summed over waiters: the queue length integrated over time, brought up to
+     * date at every change of the queue. No waiter carries a timestamp.
+     */
     private long waitNanos;
+    private long queueChangedNanos;
 
     /**
      * @param totalTokens the number of tokens, {@code >= 0}
@@ -82,10 +85,12 @@ public final class CapacityLimiter {
      */
     public void setTotalTokens(int totalTokens) {
         requireTotal(totalTokens, "totalTokens");
+        Waiter next;
         synchronized (this) {
             this.totalTokens = totalTokens;
+            next = reserveForOldestWaiter();
         }
-        grantWaiters();
+        grant(next, true);
     }
 
     public synchronized int borrowedTokens() {
@@ -125,6 +130,7 @@ public final class CapacityLimiter {
                 borrowers.add(borrower);
                 acquisitions++;
             } else {
+                queueChanging();
                 waiters.add(promise);
                 return promise;
             }
@@ -175,6 +181,7 @@ public final class CapacityLimiter {
                 acquisitions++;
                 return true;
             }
+            queueChanging();
             waiters.add(job);
             return false;
         }
@@ -193,49 +200,75 @@ public final class CapacityLimiter {
      */
     public void releaseOnBehalfOf(Object borrower) {
         Objects.requireNonNull(borrower, "borrower must not be null");
+        Waiter next;
         synchronized (this) {
             if (!borrowers.remove(borrower)) {
                 throw new IllegalStateException("borrower " + borrower + " isn't holding any of this "
                         + "CapacityLimiter's tokens");
             }
+            next = reserveForOldestWaiter();
         }
-        grantWaiters();
+        grant(next, false);
     }
 
     /** Removes a cancelled waiter from the queue; returns whether it was still queued. */
     boolean removeWaiter(Waiter waiter) {
         synchronized (this) {
+            queueChanging();
             return waiters.remove(waiter);
         }
     }
 
-    private void grantWaiters() {
-        while (true) {
-            Waiter next;
-            synchronized (this) {
-                if (waiters.isEmpty() || borrowers.size() >= totalTokens) {
-                    return;
-                }
-                next = waiters.poll();
-                borrowers.add(next.borrower());
-                acquisitions++;
-                waitedAcquisitions++;
-                waitNanos += System.nanoTime() - next.enqueuedNanos();
-            }
+    /**
+     * Reserves a free token for the oldest waiter and dequeues it, or returns null if nobody waits or
+     * no token is free. Under the lock, so the token cannot be taken by anyone else in between.
+     */
+    private @Nullable Waiter reserveForOldestWaiter() {
+        if (waiters.isEmpty() || borrowers.size() >= totalTokens) {
+            return null;
+        }
+        queueChanging();
+        Waiter next = waiters.poll();
+        borrowers.add(next.borrower());
+        acquisitions++;
+        waitedAcquisitions++;
+        return next;
+    }
+
+    /**
+     * Grants the token reserved for {@code reserved}, outside the lock. A waiter cancelled in the
+     * meantime refuses it, and the token goes to the next one. After a release one token was freed,
+     * so once a grant succeeds there is nothing more to hand out ({@code untilFull} false: whoever
+     * frees another token grants it); after a resize, keep granting while tokens are free.
+     */
+    private void grant(@Nullable Waiter reserved, boolean untilFull) {
+        Waiter next = reserved;
+        while (next != null) {
             boolean granted;
             try {
                 granted = next.grant();
             } catch (Throwable t) {
                 granted = false;
             }
-            if (!granted) {
-                synchronized (this) {
+            if (granted && !untilFull) {
+                return;
+            }
+            synchronized (this) {
+                if (!granted) {
                     borrowers.remove(next.borrower());
                     acquisitions--;
                     waitedAcquisitions--;
                 }
+                next = reserveForOldestWaiter();
             }
         }
+    }
+
+    /** Adds the time the current waiters have queued since the last change. Under the lock. */
+    private void queueChanging() {
+        long now = System.nanoTime();
+        waitNanos += waiters.size() * (now - queueChangedNanos);
+        queueChangedNanos = now;
     }
 
     private static LoopTask requireTask(EventLoop loop, String what) {
@@ -249,6 +282,7 @@ public final class CapacityLimiter {
 
     /** An immutable snapshot. Any thread. */
     public synchronized CapacityLimiterStatistics statistics() {
+        queueChanging();
         return new CapacityLimiterStatistics(totalTokens, borrowers.size(), totalTokens - borrowers.size(),
                 waiters.size(), new ArrayList<>(borrowers), acquisitions, waitedAcquisitions,
                 Duration.ofNanos(waitNanos));
@@ -266,7 +300,6 @@ public final class CapacityLimiter {
     /** A task (or explicit borrower) queued for a token. */
     private final class AcquirePromise extends LoopPromise<Void> implements Waiter {
         private final Object borrower;
-        private final long enqueuedNanos = System.nanoTime();
 
         AcquirePromise(EventLoop loop, Object borrower) {
             super(loop, loop.currentTask, loop.currentScope);
@@ -276,11 +309,6 @@ public final class CapacityLimiter {
         @Override
         public Object borrower() {
             return borrower;
-        }
-
-        @Override
-        public long enqueuedNanos() {
-            return enqueuedNanos;
         }
 
         @Override

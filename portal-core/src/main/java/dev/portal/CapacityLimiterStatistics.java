@@ -16,7 +16,8 @@ import java.util.Objects;
  *        to {@link CapacityLimiter#acquireOnBehalfOf}
  * @param acquisitions tokens granted since the limiter was made
  * @param waitedAcquisitions grants that had to queue first
- * @param totalWaitTime time spent queued, summed over all granted waiters
+ * @param totalWaitTime time spent queued, summed over every waiter: granted, cancelled, and those
+ *        still queued up to this snapshot
  */
 public record CapacityLimiterStatistics(int totalTokens, int borrowedTokens, int availableTokens, int tasksWaiting,
         List<Object> borrowers, long acquisitions, long waitedAcquisitions, Duration totalWaitTime) {

@@ -7,11 +7,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -84,7 +82,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     private final ConcurrentLinkedQueue<Runnable> external = new ConcurrentLinkedQueue<>();
     private final ArrayDeque<Runnable> local = new ArrayDeque<>();
     private final TimerQueue timers = new TimerQueue();
-    private final Set<LoopTask> liveTasks = ConcurrentHashMap.newKeySet();
+    private final LiveTasks liveTasks = new LiveTasks();
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
     private final List<Runnable> shutdownHooks = new ArrayList<>();
     final CancelScope rootScope = CancelScope.root();
@@ -309,26 +307,52 @@ public final class EventLoop implements Executor, AutoCloseable {
     <T> LoopPromise<T> spawn(LoopTask task, CancelScope scope, AsyncCallable<T> fn,
             @Nullable LoopTask spawnerTask, CancelScope spawnerScope) {
         LoopPromise<T> result = new LoopPromise<>(this, spawnerTask, spawnerScope);
-        liveTasks.add(task);
-        CompletionStage<T>[] stage = newStageHolder();
-        runIn(task, scope, () -> stage[0] = callSafely(fn));
-        stage[0].whenComplete((value, error) -> {
-            if (inEventLoop()) {
-                liveTasks.remove(task);
-                result.settle(value, error);
-            } else {
-                executeSoon(() -> {
-                    liveTasks.remove(task);
-                    result.settle(value, error);
-                });
-            }
-        });
+        start(task, scope, fn, result::settle);
         return result;
     }
 
-    @SuppressWarnings("unchecked")
-    private static <T> CompletionStage<T>[] newStageHolder() {
-        return (CompletionStage<T>[]) new CompletionStage<?>[1];
+    /** What a task's starter does with its outcome, on the loop thread. */
+    interface TaskEnd<T> {
+        void ended(@Nullable T value, @Nullable Throwable error);
+    }
+
+    /**
+     * Starts {@code fn} as a new task in {@code scope} and hands its outcome to {@code end} on the
+     * loop thread, in whatever task and scope completed it: {@code end} sets its own context. A task
+     * whose stage is already complete when {@code fn} returns ends at once, without a continuation.
+     * Loop thread only.
+     */
+    <T> void start(LoopTask task, CancelScope scope, AsyncCallable<T> fn, TaskEnd<? super T> end) {
+        liveTasks.add(task);
+        LoopTask prevTask = currentTask;
+        CancelScope prevScope = currentScope;
+        ContextSnapshot.Scope threadLocals = enter(task, scope);
+        CompletionStage<T> stage;
+        try {
+            stage = callSafely(fn);
+        } finally {
+            leave(task, threadLocals, prevTask, prevScope);
+        }
+        if (stage instanceof CompletableFuture<?> && isDoneNormally((CompletableFuture<T>) stage)) {
+            liveTasks.remove(task);
+            end.ended(((CompletableFuture<T>) stage).getNow(null), null);
+            return;
+        }
+        stage.whenComplete((value, error) -> {
+            if (inEventLoop()) {
+                liveTasks.remove(task);
+                end.ended(value, error);
+            } else {
+                executeSoon(() -> {
+                    liveTasks.remove(task);
+                    end.ended(value, error);
+                });
+            }
+        });
+    }
+
+    static boolean isDoneNormally(CompletableFuture<?> stage) {
+        return stage.isDone() && !stage.isCompletedExceptionally();
     }
 
     static <T> CompletionStage<T> callSafely(AsyncCallable<T> fn) {
@@ -342,6 +366,11 @@ public final class EventLoop implements Executor, AutoCloseable {
         } catch (Throwable t) {
             return LoopStage.failedFuture(t);
         }
+    }
+
+    /** The live tasks started by {@code owner}, in start order. Any thread. */
+    List<LoopTask> tasksOf(Object owner) {
+        return liveTasks.snapshot(owner);
     }
 
     /** Counts a task that is queued to start, so the loop does not stop before it has run. */
@@ -739,7 +768,7 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     /** The tasks running on this loop, oldest first, with names and ages. Any thread. */
     public List<TaskInfo> tasks() {
-        return LoopTask.infos(liveTasks);
+        return LoopTask.infos(liveTasks.snapshot(null));
     }
 
     /**

@@ -101,7 +101,7 @@ public final class FromThread {
         if (job == null) {
             throw notAWorker("FromThread.checkCancelled()");
         }
-        CancelScope scope = job.hostScope;
+        CancelScope scope = job.scope;
         if (scope.cancelled) {
             job.loop.offloads.checkCancelledRaised.increment();
             throw scope.newCancelledException();
@@ -135,7 +135,7 @@ public final class FromThread {
         CancelScope callScope = CancelScope.create();
         try {
             loop.execute(() -> {
-                CancelScope parent = job.abandoned ? loop.rootScope : job.hostScope;
+                CancelScope parent = job.abandoned ? loop.rootScope : job.scope;
                 LoopTask task = new LoopTask(name, locals, threadLocals);
                 LoopPromise<T> done = loop.spawn(task, parent, () -> callScope.run(fn), null, parent);
                 done.whenComplete((v, e) -> {

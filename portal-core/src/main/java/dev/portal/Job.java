@@ -14,7 +14,8 @@ import dev.portal.internal.WorkerJob;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One {@link ToThread#runSync} call. Its state machine decides every race between the caller's
+ * One {@link ToThread#runSync} call, and the stage its caller awaits: the call is its own promise,
+ * so a queued offload costs one object. Its state machine decides every race between the caller's
  * cancellation (loop thread), the limiter's grant (any thread) and the worker:
  *
  * <pre>
@@ -26,8 +27,13 @@ import org.jspecify.annotations.Nullable;
  *
  * The token is released by the worker once the function has really returned, whatever the caller
  * did, before the outcome is posted to the loop.
+ *
+ * <p>{@link #run()} may be queued on the loop twice: by the worker, to report the outcome, and by
+ * a cancellation that the caller accepted (see {@link LoopPromise#cancelFromScope}). Whichever runs
+ * first while the promise is cancelling completes it with the cancellation; the other one, or the
+ * only one, reports the outcome and settles the promise if it is still pending.
  */
-final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopRejectable {
+final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter {
 
     static final int WAITING = 0;
     static final int STARTING = 1;
@@ -47,38 +53,43 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
         }
     }
 
-    final EventLoop loop;
+    // Every field costs 100 000 × 4 bytes when 100 000 calls queue: the limiter is derived from the
+    // options, the function's outcome lives in LoopPromise.outcome, and the worker running the call
+    // is found through the pool when it must be interrupted.
     final Callable<T> fn;
-    final CancelMode mode;
-    final CapacityLimiter limiter;
-    final @Nullable String name;
-    final CancelScope hostScope;
-    final @Nullable LoopTask hostTask;
+    final RunSyncOptions options;
     final @Nullable ContextSnapshot threadLocals;
-    final OffloadPromise promise;
-    final long enqueuedNanos = System.nanoTime();
     /** Task-local values seen by the function; starts as the host task's, never written back. */
     volatile Locals locals;
 
     private volatile int state = WAITING;
     volatile boolean abandoned;
-    private volatile @Nullable Thread runner;
-    private boolean ran;
     private boolean countedAbandonedRunning;
-    private @Nullable T result;
-    private @Nullable Throwable error;
+    /** Whether {@code outcome} holds the Throwable the function threw (or the dispatch failure). */
+    private boolean failed;
 
-    Job(EventLoop loop, Callable<T> fn, RunSyncOptions options, CapacityLimiter limiter) {
-        this.loop = loop;
+    /** A call from the loop's current task and scope. Loop thread only. */
+    Job(EventLoop loop, Callable<T> fn, RunSyncOptions options) {
+        super(loop, loop.currentTask, loop.currentScope);
         this.fn = fn;
-        this.mode = options.cancelMode();
-        this.limiter = limiter;
-        this.name = options.name();
-        this.hostScope = loop.currentScope;
-        this.hostTask = loop.currentTask;
-        this.locals = hostTask != null ? hostTask.locals : Locals.EMPTY;
+        this.options = options;
+        LoopTask host = task;
+        this.locals = host != null ? host.locals : Locals.EMPTY;
         this.threadLocals = ThreadContext.capture();
-        this.promise = new OffloadPromise();
+    }
+
+    CancelMode mode() {
+        return options.cancelMode();
+    }
+
+    CapacityLimiter limiter() {
+        CapacityLimiter given = options.limiter();
+        return given != null ? given : loop.defaultLimiter;
+    }
+
+    /** Whether the function ran: the worker's last word is DONE only for a call that started. */
+    private boolean ran() {
+        return state == DONE;
     }
 
     // ---- limiter waiter ----
@@ -86,11 +97,6 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
     @Override
     public Object borrower() {
         return this;
-    }
-
-    @Override
-    public long enqueuedNanos() {
-        return enqueuedNanos;
     }
 
     /** Called by the limiter (any thread) once a token is reserved for this call. */
@@ -110,8 +116,9 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
         } catch (RuntimeException | Error e) {
             // The pool is shut down (the loop is stopping): the function never runs.
             state = CANCELLED;
-            error = e;
-            limiter.releaseOnBehalfOf(this);
+            outcome = e;
+            failed = true;
+            limiter().releaseOnBehalfOf(this);
             postCompletion();
         }
     }
@@ -120,31 +127,34 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
 
     @Override
     public void runOnWorker(Worker worker) {
-        runner = Thread.currentThread();
+        // Set before RUNNING and cleared after it ends, so an interrupter that wins the
+        // RUNNING -> INTERRUPTING race finds this worker's thread (see interrupt()).
+        worker.setCurrentJob(this);
         if (!STATE.compareAndSet(this, STARTING, RUNNING)) {
+            worker.setCurrentJob(null);
             worker.release();
-            limiter.releaseOnBehalfOf(this);
+            limiter().releaseOnBehalfOf(this);
             postCompletion();
             return;
         }
-        ran = true;
-        loop.offloads.started.increment();
-        loop.offloads.running.increment();
-        worker.setCurrentJob(this);
+        OffloadCounters c = loop.offloads;
+        c.started.increment();
         ContextSnapshot.Scope restore = ThreadContext.apply(threadLocals);
         try {
-            result = fn.call();
+            outcome = fn.call();
         } catch (Throwable t) {
-            error = t;
+            outcome = t;
+            failed = true;
         } finally {
             ThreadContext.restore(restore);
-            worker.setCurrentJob(null);
             finishRunning();
+            worker.setCurrentJob(null);
         }
-        // Back on the idle stack first, then free the token here: if a call is queued for it, the
-        // limiter hands it to this same worker, which takes it without parking or a hop via the loop.
+        (failed ? c.failed : c.succeeded).increment();
+        // Searching again first, then free the token here: if a call is queued for it, this same
+        // worker takes it without parking and without waking another.
         worker.release();
-        limiter.releaseOnBehalfOf(this);
+        limiter().releaseOnBehalfOf(this);
         postCompletion();
     }
 
@@ -158,7 +168,6 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
         }
         // Clear an interrupt aimed at this call, so the pooled thread's next job starts clean.
         Thread.interrupted();
-        runner = null;
     }
 
     private void postCompletion() {
@@ -174,40 +183,51 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
     /** The function returned (or never ran) and its token is free: report to the caller. */
     @Override
     public void run() {
-        OffloadCounters c = loop.offloads;
-        if (ran) {
-            c.running.decrement();
-            if (countedAbandonedRunning) {
-                c.abandonedRunning.decrement();
-            }
-            if (error == null) {
-                c.succeeded.increment();
-            } else {
-                c.failed.increment();
-            }
+        if (isCancelling()) {
+            super.run();
+            return;
         }
-        promise.settle(result, error);
+        countOutcome();
+        if (failed) {
+            settle(null, (Throwable) outcome);
+        } else {
+            settle(value(), null);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private @Nullable T value() {
+        return (T) outcome;
     }
 
     @Override
     public void rejected(RejectedExecutionException e) {
-        if (ran) {
-            loop.offloads.running.decrement();
-            if (countedAbandonedRunning) {
-                loop.offloads.abandonedRunning.decrement();
-            }
+        if (isCancelling()) {
+            super.rejected(e);
+            return;
         }
-        promise.rejectedBy(ran && error == null, result, error != null ? error : e);
+        countOutcome();
+        Throwable failure = failed ? (Throwable) outcome : ran() ? null : e;
+        settleWithoutContext(failure == null ? value() : null, failure);
+    }
+
+    /** The worker counted the call itself; only an abandoned call's running count is the loop's. */
+    private void countOutcome() {
+        if (countedAbandonedRunning) {
+            loop.offloads.abandonedRunning.decrement();
+        }
     }
 
     /** The caller's scope was cancelled. Returns whether the caller stops waiting. Loop thread. */
-    boolean cancelled() {
+    @Override
+    boolean onCancelled(CancelledException e) {
         OffloadCounters c = loop.offloads;
         if (STATE.compareAndSet(this, WAITING, CANCELLED)) {
-            limiter.removeWaiter(this);
+            limiter().removeWaiter(this);
             c.cancelledBeforeStart.increment();
             return true;
         }
+        CancelMode mode = mode();
         if (mode == CancelMode.SHIELD) {
             c.shielded.increment();
             return false;
@@ -224,49 +244,35 @@ final class Job<T> implements WorkerJob, CapacityLimiter.Waiter, Runnable, LoopR
         }
         if (mode == CancelMode.INTERRUPT) {
             c.interrupted.increment();
-            synchronized (this) {
-                if (STATE.compareAndSet(this, RUNNING, INTERRUPTING)) {
-                    try {
-                        Thread t = runner;
-                        if (t != null) {
-                            t.interrupt();
-                        }
-                    } finally {
-                        state = INTERRUPTED;
-                    }
-                }
-            }
+            interrupt();
         } else {
             c.abandoned.increment();
         }
         return true;
     }
 
-    @Override
-    public String toString() {
-        return "ToThread.runSync[" + (name != null ? name : fn.getClass().getName()) + "]";
-    }
-
-    /** The caller's view of the call: cancellable while queued, then as the mode says. */
-    final class OffloadPromise extends LoopPromise<T> {
-
-        OffloadPromise() {
-            super(Job.this.loop, Job.this.loop.currentTask, Job.this.loop.currentScope);
-        }
-
-        @Override
-        boolean onCancelled(CancelledException e) {
-            return cancelled();
-        }
-
-        void rejectedBy(boolean succeeded, @Nullable T value, Throwable failure) {
-            if (isPending()) {
-                if (succeeded) {
-                    complete(value);
-                } else {
-                    completeExceptionally(failure);
+    /**
+     * Interrupts the worker running this call, if it still is. Holding the lock in INTERRUPTING keeps
+     * the worker inside {@link #finishRunning}, and so on this job, until the interrupt is delivered.
+     */
+    private void interrupt() {
+        synchronized (this) {
+            if (STATE.compareAndSet(this, RUNNING, INTERRUPTING)) {
+                try {
+                    Thread t = loop.workers.threadRunning(this);
+                    if (t != null) {
+                        t.interrupt();
+                    }
+                } finally {
+                    state = INTERRUPTED;
                 }
             }
         }
+    }
+
+    @Override
+    public String toString() {
+        String name = options.name();
+        return "ToThread.runSync[" + (name != null ? name : fn.getClass().getName()) + "]";
     }
 }

@@ -2,7 +2,13 @@ package dev.portal;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 
 import io.micrometer.context.ContextSnapshot;
 
@@ -16,6 +22,12 @@ import org.jspecify.annotations.Nullable;
  * <p>While <em>armed</em> it is registered with its scope, and the scope's cancellation completes
  * it with {@link CancelledException}. The phase CAS decides the race between a resolver on any
  * thread and the scope's cancellation on the loop: the first to leave PENDING wins.
+ *
+ * <p>{@link #whenComplete} is the continuation loop code attaches most, so the promise runs it
+ * itself: the action and its result stage are one 32-byte object on a lock-free stack, instead of
+ * the result stage plus a completion node that {@code CompletableFuture} allocates (64 bytes). The
+ * stack is run once, in registration order, right after the promise completes by any of the
+ * completing methods, all of which are overridden here to do so.
  */
 class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
 
@@ -25,10 +37,15 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
     static final int DONE = 3;
 
     private static final VarHandle PHASE;
+    private static final VarHandle LISTENERS;
+    /** The listener stack's value once it has run: later listeners run at once. */
+    private static final Object SETTLED = new Object();
 
     static {
         try {
-            PHASE = MethodHandles.lookup().findVarHandle(LoopPromise.class, "phase", int.class);
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            PHASE = lookup.findVarHandle(LoopPromise.class, "phase", int.class);
+            LISTENERS = lookup.findVarHandle(LoopPromise.class, "listeners", Object.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -37,7 +54,10 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
     final @Nullable LoopTask task;
     final CancelScope scope;
     private volatile int phase;
-    private @Nullable Object outcome;
+    /** null, the newest {@link WhenComplete} of a stack linked by {@code next}, or {@link #SETTLED}. */
+    private volatile @Nullable Object listeners;
+    /** A deferred completion's value; a {@link Job} keeps its function's outcome here too. */
+    @Nullable Object outcome;
     private @Nullable Throwable failure;
 
     // Intrusive links in scope's pending list; loop thread only.
@@ -80,6 +100,11 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
 
     final boolean isPending() {
         return phase == PENDING;
+    }
+
+    /** Cancelled by the scope, with the completion queued on the loop. */
+    final boolean isCancelling() {
+        return phase == CANCELLED;
     }
 
     /** Called by the scope (loop thread) after unlinking this promise. */
@@ -139,7 +164,7 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
     /** Runs the deferred completion (after settleSoon or a cancellation) on the loop thread. */
     @Override
     @SuppressWarnings("unchecked")
-    public final void run() {
+    public void run() {
         disarm();
         phase = DONE;
         Throwable f = failure;
@@ -148,7 +173,7 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
 
     @Override
     @SuppressWarnings("unchecked")
-    public final void rejected(RejectedExecutionException e) {
+    public void rejected(RejectedExecutionException e) {
         // The loop stopped before the completion could run on it: complete here, without context.
         phase = DONE;
         Throwable f = failure;
@@ -157,6 +182,19 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
         } else {
             completeExceptionally(f);
         }
+    }
+
+    /** Resolves now, on any thread, without restoring a context. Returns false if already resolved. */
+    final boolean settleWithoutContext(@Nullable T value, @Nullable Throwable error) {
+        if (!PHASE.compareAndSet(this, PENDING, DONE)) {
+            return false;
+        }
+        if (error == null) {
+            complete(value);
+        } else {
+            completeExceptionally(error);
+        }
+        return true;
     }
 
     final void completeInContext(@Nullable T value, @Nullable Throwable error) {
@@ -180,6 +218,171 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
             }
         } finally {
             l.leave(task, threadLocals, prevTask, prevScope);
+        }
+    }
+
+    // ---- whenComplete without a completion node ----
+
+    @Override
+    public CompletableFuture<T> whenComplete(BiConsumer<? super T, ? super Throwable> action) {
+        WhenComplete<T> next = new WhenComplete<>(loop, Objects.requireNonNull(action, "action must not be null"));
+        Object head;
+        do {
+            head = listeners;
+            if (head == SETTLED) {
+                notifyNow(next);
+                return next;
+            }
+            next.next = castListener(head);
+        } while (!LISTENERS.compareAndSet(this, head, next));
+        if (isDone()) {
+            // Completed by a path that does not notify (none is known): run the stack now.
+            notifyListeners();
+        }
+        return next;
+    }
+
+    @Override
+    public boolean complete(@Nullable T value) {
+        if (!super.complete(value)) {
+            return false;
+        }
+        runListeners(value, null);
+        return true;
+    }
+
+    @Override
+    public boolean completeExceptionally(Throwable failure) {
+        if (!super.completeExceptionally(failure)) {
+            return false;
+        }
+        runListeners(null, failure);
+        return true;
+    }
+
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+        boolean cancelled = super.cancel(mayInterruptIfRunning);
+        notifyListeners();
+        return cancelled;
+    }
+
+    @Override
+    public void obtrudeValue(@Nullable T value) {
+        super.obtrudeValue(value);
+        notifyListeners();
+    }
+
+    @Override
+    public void obtrudeException(Throwable failure) {
+        super.obtrudeException(failure);
+        notifyListeners();
+    }
+
+    @Override
+    public CompletableFuture<T> completeAsync(Supplier<? extends T> supplier, Executor executor) {
+        Objects.requireNonNull(supplier, "supplier must not be null");
+        Objects.requireNonNull(executor, "executor must not be null");
+        executor.execute(() -> {
+            if (isDone()) {
+                return;
+            }
+            try {
+                complete(supplier.get());
+            } catch (Throwable t) {
+                completeExceptionally(t instanceof CompletionException ? t : new CompletionException(t));
+            }
+        });
+        return this;
+    }
+
+    @Override
+    public CompletableFuture<T> completeAsync(Supplier<? extends T> supplier) {
+        return completeAsync(supplier, defaultExecutor());
+    }
+
+    /** Runs the listener stack once with the promise's current outcome. */
+    private void notifyListeners() {
+        if (listeners == SETTLED || !isDone()) {
+            return;
+        }
+        handle((value, failure) -> {
+            runListeners(value, failure);
+            return null;
+        });
+    }
+
+    private void notifyNow(WhenComplete<T> listener) {
+        if (!isCompletedExceptionally()) {
+            listener.settled(getNow(null), null);
+            return;
+        }
+        handle((value, failure) -> {
+            listener.settled(value, failure);
+            return null;
+        });
+    }
+
+    private void runListeners(@Nullable T value, @Nullable Throwable failure) {
+        Object head = LISTENERS.getAndSet(this, SETTLED);
+        if (head == null || head == SETTLED) {
+            return;
+        }
+        // The stack is newest first: reverse it so listeners run in the order they were added.
+        WhenComplete<T> ordered = null;
+        WhenComplete<T> node = castListener(head);
+        while (node != null) {
+            WhenComplete<T> older = node.next;
+            node.next = ordered;
+            ordered = node;
+            node = older;
+        }
+        while (ordered != null) {
+            WhenComplete<T> later = ordered.next;
+            ordered.next = null;
+            ordered.settled(value, failure);
+            ordered = later;
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> @Nullable WhenComplete<T> castListener(@Nullable Object head) {
+        return (WhenComplete<T>) head;
+    }
+
+    /**
+     * A {@code whenComplete} action and the stage it returns, in one object. It behaves as
+     * {@code CompletableFuture.whenComplete} specifies: the action sees the promise's own value or
+     * exception; the stage completes with the same outcome (a failure wrapped in a
+     * {@link CompletionException}, as every dependent stage's is), or with the action's exception if
+     * only the action failed; if both failed, the action's exception is added as suppressed.
+     */
+    static final class WhenComplete<T> extends LoopStage<T> {
+        private final BiConsumer<? super T, ? super Throwable> action;
+        @Nullable WhenComplete<T> next;
+
+        WhenComplete(EventLoop loop, BiConsumer<? super T, ? super Throwable> action) {
+            super(loop);
+            this.action = action;
+        }
+
+        void settled(@Nullable T value, @Nullable Throwable failure) {
+            Throwable outcome = failure;
+            try {
+                action.accept(value, failure);
+            } catch (Throwable t) {
+                if (outcome == null) {
+                    outcome = t;
+                } else if (outcome != t) {
+                    outcome.addSuppressed(t);
+                }
+            }
+            if (outcome == null) {
+                super.complete(value);
+            } else {
+                super.completeExceptionally(outcome instanceof CompletionException ? outcome
+                        : new CompletionException(outcome));
+            }
         }
     }
 }

@@ -1,5 +1,7 @@
 package dev.portal;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -15,18 +17,44 @@ import org.jspecify.annotations.Nullable;
 final class LoopTask {
 
     private static final AtomicLong IDS = new AtomicLong();
+    private static final VarHandle ID;
 
-    final long id = IDS.incrementAndGet();
+    static {
+        try {
+            ID = MethodHandles.lookup().findVarHandle(LoopTask.class, "id", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Assigned when first read, so starting a task touches no shared counter. */
+    private volatile long id;
     private final @Nullable String givenName;
     final long startNanos = System.nanoTime();
     Locals locals;
     /** The task's ThreadLocal context (MDC, ...); re-captured after each of its callbacks. Loop thread only. */
     @Nullable ContextSnapshot threadLocals;
+    /** The portal that started the task, or null. */
+    @Nullable Object owner;
+
+    // Links in the loop's LiveTasks, written by the loop thread only.
+    volatile @Nullable LoopTask nextLive;
+    @Nullable LoopTask prevLive;
+    boolean live;
 
     LoopTask(@Nullable String name, Locals locals, @Nullable ContextSnapshot threadLocals) {
         this.givenName = name;
         this.locals = locals;
         this.threadLocals = threadLocals;
+    }
+
+    long id() {
+        long n = id;
+        if (n == 0) {
+            ID.compareAndSet(this, 0L, IDS.incrementAndGet());
+            n = id;
+        }
+        return n;
     }
 
     /** A snapshot; the wall-clock start is derived from the monotonic age, so creation reads one clock. */
@@ -36,14 +64,14 @@ final class LoopTask {
 
     private TaskInfo info(long nowNanos, Instant now) {
         Duration age = Duration.ofNanos(nowNanos - startNanos);
-        return new TaskInfo(id, name(), now.minus(age), age);
+        return new TaskInfo(id(), name(), now.minus(age), age);
     }
 
     /** Snapshots of {@code tasks}, oldest first, all against one clock reading. */
     static List<TaskInfo> infos(Collection<LoopTask> tasks) {
         List<LoopTask> sorted = new ArrayList<>(tasks);
-        sorted.sort((a, b) -> a.startNanos != b.startNanos ? Long.signum(a.startNanos - b.startNanos)
-                : Long.compare(a.id, b.id));
+        // Stable: tasks that started in the same nanosecond keep the order they were given in.
+        sorted.sort((a, b) -> Long.signum(a.startNanos - b.startNanos));
         long nowNanos = System.nanoTime();
         Instant now = Instant.now();
         List<TaskInfo> infos = new ArrayList<>(sorted.size());
@@ -55,7 +83,7 @@ final class LoopTask {
 
     /** The given name, or {@code task-<id>}; built when first read, not for every task. */
     String name() {
-        return givenName != null ? givenName : "task-" + id;
+        return givenName != null ? givenName : "task-" + id();
     }
 
     @Override

@@ -2,7 +2,11 @@ package dev.portal;
 
 import java.util.concurrent.atomic.LongAdder;
 
-/** The live counters behind {@link OffloadStatistics}; any thread may bump them. */
+/**
+ * The live counters behind {@link OffloadStatistics}; any thread may bump them. A worker counts a
+ * call when its function starts and when it returns, so the loop counts nothing for a call that
+ * ends normally; the calls running now are those started and not yet returned.
+ */
 final class OffloadCounters {
 
     final LongAdder started = new LongAdder();
@@ -13,11 +17,13 @@ final class OffloadCounters {
     final LongAdder abandoned = new LongAdder();
     final LongAdder interrupted = new LongAdder();
     final LongAdder checkCancelledRaised = new LongAdder();
-    final LongAdder running = new LongAdder();
     final LongAdder abandonedRunning = new LongAdder();
 
     long runningNow() {
-        return running.sum();
+        // Read the finishes first: a call that finishes between the reads is then never counted
+        // as running twice over, and the result is never negative.
+        long finished = succeeded.sum() + failed.sum();
+        return Math.max(0, started.sum() - finished);
     }
 
     long abandonedRunning() {

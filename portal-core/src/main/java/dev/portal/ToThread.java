@@ -68,17 +68,15 @@ public final class ToThread {
         Objects.requireNonNull(fn, "fn must not be null");
         Objects.requireNonNull(options, "options must not be null");
         EventLoop loop = EventLoop.requireCurrent("ToThread.runSync");
-        CapacityLimiter limiter = options.limiter() != null ? options.limiter() : loop.defaultLimiter;
-        Job<T> job = new Job<>(loop, fn, options, limiter);
-        Job<T>.OffloadPromise promise = job.promise;
-        if (!promise.arm()) {
+        Job<T> job = new Job<>(loop, fn, options);
+        if (!job.arm()) {
             loop.offloads.cancelledBeforeStart.increment();
-            return promise;
+            return job;
         }
-        if (limiter.acquireOrEnqueue(job)) {
+        if (job.limiter().acquireOrEnqueue(job)) {
             job.grant();
         }
-        return promise;
+        return job;
     }
 
     /** The calling loop's default limiter: 40 tokens unless configured; resizable live. */

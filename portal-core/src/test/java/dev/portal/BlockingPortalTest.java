@@ -594,6 +594,37 @@ class BlockingPortalTest {
         }
 
         @Test
+        void theFuturesDependentsRunOnTheLoopOutsideTheEndedTask() throws Exception {
+            try (BlockingPortal portal = startPortal()) {
+                Event go = portal.callSync(Event::new);
+                CompletableFuture<String> future = portal.startTaskSoon("ending", go::await).thenApply(v -> "done");
+                CompletableFuture<String> seen = future.thenApply(v -> {
+                    try {
+                        return "in task " + Async.currentTask().name();
+                    } catch (IllegalStateException outsideAnyTask) {
+                        return "outside any task, on the loop: " + portal.eventLoop().inEventLoop();
+                    }
+                });
+                portal.callSync(go::set);
+                assertThat(seen.get(WAIT.toSeconds(), TimeUnit.SECONDS))
+                        .isEqualTo("outside any task, on the loop: true");
+            }
+        }
+
+        @Test
+        void aTaskThatReturnsACompletedStageEndsAtOnceWithItsValue() throws Exception {
+            try (BlockingPortal portal = startPortal()) {
+                for (int i = 0; i < 1_000; i++) {
+                    int n = i;
+                    assertThat(portal.startTaskSoon(() -> CompletableFuture.completedFuture(n)).get(WAIT.toSeconds(),
+                            TimeUnit.SECONDS)).isEqualTo(n);
+                }
+                assertThat(portal.statistics().tasks()).isZero();
+                assertThat(portal.tasks()).isEmpty();
+            }
+        }
+
+        @Test
         void cancellingTheFutureLaterCancelsTheRunningTask() throws Exception {
             CountDownLatch sleeping = new CountDownLatch(1);
             CompletableFuture<Throwable> seenByTask = new CompletableFuture<>();

@@ -325,6 +325,35 @@ class CapacityLimiterTest {
     }
 
     @Test
+    void waitTimeCountsCancelledWaitersAndThoseStillQueued() throws Exception {
+        CapacityLimiter limiter = new CapacityLimiter(0);
+        List<Duration> whileQueued = new ArrayList<>();
+        EventLoop.run(() -> {
+            CancelScope scope = CancelScope.create();
+            CompletionStage<Void> waiting = scope.run(() -> limiter.acquireOnBehalfOf("queued").handle((v, e) -> null));
+            return Async.sleep(Duration.ofMillis(30)).thenCompose(x -> {
+                whileQueued.add(limiter.statistics().totalWaitTime());
+                return Async.sleep(Duration.ofMillis(30));
+            }).thenCompose(x -> {
+                whileQueued.add(limiter.statistics().totalWaitTime());
+                scope.cancel();
+                return waiting;
+            });
+        });
+        CapacityLimiterStatistics after = limiter.statistics();
+        assertThat(whileQueued.get(0)).as("a waiter still queued counts up to the snapshot")
+                .isGreaterThanOrEqualTo(Duration.ofMillis(30));
+        assertThat(whileQueued.get(1)).isGreaterThanOrEqualTo(whileQueued.get(0).plusMillis(30));
+        assertThat(after.totalWaitTime()).as("a cancelled waiter's time stays counted")
+                .isGreaterThanOrEqualTo(Duration.ofMillis(60));
+        assertThat(after.waitedAcquisitions()).isZero();
+        assertThat(after.tasksWaiting()).isZero();
+        Thread.sleep(20);
+        assertThat(limiter.statistics().totalWaitTime()).as("nobody queued: the total stops growing")
+                .isEqualTo(after.totalWaitTime());
+    }
+
+    @Test
     void statisticsAreAnImmutableSnapshot() {
         CapacityLimiter limiter = new CapacityLimiter(2);
         limiter.acquireOnBehalfOfNowait("a");

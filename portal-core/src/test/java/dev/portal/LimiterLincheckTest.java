@@ -142,11 +142,6 @@ class LimiterLincheckTest {
         }
 
         @Override
-        public long enqueuedNanos() {
-            return 0;
-        }
-
-        @Override
         public boolean grant() {
             return state.compareAndSet(WAITING, GRANTED);
         }

@@ -1,6 +1,9 @@
 package dev.portal;
 
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** Lock-step helpers for tests that race two threads through a narrow window. */
@@ -26,5 +29,14 @@ final class Races {
             }
         }
         return true;
+    }
+
+    /** Waits at {@code barrier} for at most 10 s, turning its checked exceptions into an AssertionError. */
+    static void await(CyclicBarrier barrier) {
+        try {
+            barrier.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException | BrokenBarrierException | TimeoutException e) {
+            throw new AssertionError("the other side did not arrive at the barrier", e);
+        }
     }
 }

@@ -13,6 +13,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * A pool of named worker threads that run the jobs handed to {@link #dispatch}. The pool never
  * bounds the number of threads: the capacity limiters do, because every offload holds a token from
@@ -255,6 +257,16 @@ public final class WorkerPool {
 
     public boolean isVirtual() {
         return virtual;
+    }
+
+    /** The thread of the worker whose current job is {@code job}, or null. Scans the live workers. */
+    public @Nullable Thread threadRunning(Object job) {
+        for (Worker w : live) {
+            if (w.currentJob() == job) {
+                return w.thread;
+            }
+        }
+        return null;
     }
 
     public List<Thread> threads() {

@@ -1,0 +1,105 @@
+package dev.portal;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The tasks alive on one loop, as a list threaded through the tasks themselves: adding and removing
+ * a task costs a few field writes and no allocation, where a concurrent set costs a node and a CAS
+ * or two each way. Only the loop thread changes the list.
+ *
+ * <p>Other threads may read {@link #size()} and walk the list with {@link #snapshot}, for
+ * statistics. The forward links are volatile and a removed task links to itself, so a reader that
+ * stands on a task as it is removed notices and walks again from the head, keeping what it found; a
+ * removed task never keeps later tasks reachable (a user may hold a finished task through a stage
+ * for as long as they like). A snapshot is weakly consistent: it may hold a task that ended during
+ * the walk or miss one that started during it. Long-lived tasks sit at the head of the list, so
+ * every walk reaches them first.
+ */
+final class LiveTasks {
+
+    private static final int MAX_RESTARTS = 8;
+
+    private final LoopTask head = new LoopTask("live-tasks-head", Locals.EMPTY, null);
+    private LoopTask tail = head;
+    private volatile int size;
+
+    /** Adds {@code task}; does nothing if it is already in. Loop thread only. */
+    void add(LoopTask task) {
+        if (task.live) {
+            return;
+        }
+        task.live = true;
+        task.prevLive = tail;
+        task.nextLive = null;
+        tail.nextLive = task;
+        tail = task;
+        size = size + 1;
+    }
+
+    /** Removes {@code task}; does nothing if it is not in. Loop thread only. */
+    void remove(LoopTask task) {
+        if (!task.live) {
+            return;
+        }
+        task.live = false;
+        LoopTask prev = task.prevLive;
+        LoopTask next = task.nextLive;
+        prev.nextLive = next;
+        if (next != null) {
+            next.prevLive = prev;
+        } else {
+            tail = prev;
+        }
+        task.prevLive = null;
+        task.nextLive = task;
+        size = size - 1;
+    }
+
+    int size() {
+        return size;
+    }
+
+    boolean isEmpty() {
+        return size == 0;
+    }
+
+    /** The live tasks started by {@code owner} (all of them if null), in start order. Any thread. */
+    List<LoopTask> snapshot(@Nullable Object owner) {
+        List<LoopTask> found = new ArrayList<>();
+        Set<LoopTask> seen = null;
+        for (int attempt = 0; attempt <= MAX_RESTARTS; attempt++) {
+            LoopTask t = head.nextLive;
+            boolean restart = false;
+            while (t != null) {
+                LoopTask next = t.nextLive;
+                if (next == t) {
+                    // Removed under our feet: walk again from the head, keeping what we found.
+                    restart = true;
+                    break;
+                }
+                if ((owner == null || t.owner == owner) && (seen == null || seen.add(t))) {
+                    found.add(t);
+                }
+                t = next;
+            }
+            if (!restart) {
+                break;
+            }
+            if (seen == null) {
+                seen = Collections.newSetFromMap(new IdentityHashMap<>());
+                seen.addAll(found);
+            }
+        }
+        if (seen != null) {
+            found.removeIf(task -> !task.live);
+            found.sort((a, b) -> Long.signum(a.startNanos - b.startNanos));
+        }
+        return found;
+    }
+}
