@@ -446,14 +446,16 @@ public final class BlockingPortal implements AutoCloseable {
         }
     }
 
-    /** Starts {@code fn} as a portal task from any thread; the future cancels the task. */
+    /**
+     * Starts {@code fn} as a portal task from any thread; the future cancels the task. The calling
+     * thread makes only the future, which carries the call to the loop; the task and its scope are
+     * made on the loop, so the loop touches one object the caller wrote, not four.
+     */
     <T> CompletableFuture<T> spawn(@Nullable String name, AsyncCallable<T> fn) {
-        CancelScope taskScope = CancelScope.create();
-        PortalFuture<T> future = new PortalFuture<>(taskScope);
-        LoopTask task = new LoopTask(name, ContextHolder.currentLocals(), ThreadContext.capture());
-        Runnable start = () -> startOnLoop(task, taskScope, fn, future);
+        PortalFuture<T> future = new PortalFuture<>(this, name, fn, ContextHolder.currentLocals(),
+                ThreadContext.capture());
         try {
-            loop.execute(start);
+            loop.execute(future);
         } catch (RejectedExecutionException stopped) {
             rejected.increment();
             throw new IllegalStateException("This portal is not running: its event loop " + loop.name()
@@ -462,7 +464,7 @@ public final class BlockingPortal implements AutoCloseable {
         return future;
     }
 
-    private <T> void startOnLoop(LoopTask task, CancelScope taskScope, AsyncCallable<T> fn, PortalFuture<T> future) {
+    private <T> void startOnLoop(PortalFuture<T> future) {
         if (finishedOnLoop) {
             rejected.increment();
             future.completeExceptionally(new IllegalStateException("This portal is not running: it stopped before "
@@ -470,7 +472,10 @@ public final class BlockingPortal implements AutoCloseable {
             return;
         }
         active = active + 1;
+        LoopTask task = new LoopTask(future.name, future.locals, future.threadLocals);
         task.owner = this;
+        CancelScope taskScope = future.scopeForStart();
+        AsyncCallable<T> fn = future.fn;
         loop.start(task, scope, () -> taskScope.run(fn), (value, error) -> {
             // Out of the ended task, so that the future's dependents that run here see no task.
             LoopTask prevTask = loop.currentTask;
@@ -513,18 +518,54 @@ public final class BlockingPortal implements AutoCloseable {
         return loop;
     }
 
-    /** A portal task's future: cancelling it cancels the task's scope, whatever the portal's state. */
-    static final class PortalFuture<T> extends CompletableFuture<T> {
-        private final CancelScope taskScope;
+    /**
+     * A portal task's future, and the callback that starts the task on the loop. Cancelling it
+     * cancels the task's scope, whatever the portal's state; before the task has started, it marks
+     * the future so that the scope starts out cancelled. The scope is published before the mark is
+     * read, and the mark is set before the scope is read, so one side always sees the other.
+     */
+    static final class PortalFuture<T> extends CompletableFuture<T> implements Runnable {
+        private final BlockingPortal portal;
+        final @Nullable String name;
+        final AsyncCallable<T> fn;
+        final Locals locals;
+        final @Nullable ContextSnapshot threadLocals;
+        private volatile @Nullable CancelScope taskScope;
+        private volatile boolean cancelRequested;
 
-        PortalFuture(CancelScope taskScope) {
-            this.taskScope = taskScope;
+        PortalFuture(BlockingPortal portal, @Nullable String name, AsyncCallable<T> fn, Locals locals,
+                @Nullable ContextSnapshot threadLocals) {
+            this.portal = portal;
+            this.name = name;
+            this.fn = fn;
+            this.locals = locals;
+            this.threadLocals = threadLocals;
+        }
+
+        /** Starts the task. Loop thread. */
+        @Override
+        public void run() {
+            portal.startOnLoop(this);
+        }
+
+        /** The task's scope, made now on the loop; cancelled at once if the future was. */
+        CancelScope scopeForStart() {
+            CancelScope scope = CancelScope.create();
+            taskScope = scope;
+            if (cancelRequested) {
+                scope.cancel();
+            }
+            return scope;
         }
 
         @Override
         public boolean cancel(boolean mayInterruptIfRunning) {
             boolean cancelledNow = super.cancel(mayInterruptIfRunning);
-            taskScope.cancel();
+            cancelRequested = true;
+            CancelScope scope = taskScope;
+            if (scope != null) {
+                scope.cancel();
+            }
             return cancelledNow;
         }
 
