@@ -16,8 +16,8 @@ import java.util.concurrent.CompletionStage;
  *
  * <p><b>Bounded.</b> Each call holds one token of a {@link CapacityLimiter} while its function runs:
  * the loop's default limiter (40 tokens, see {@link #currentDefaultThreadLimiter()}) or one given in
- * {@link RunSyncOptions}. Calls beyond the limit wait in FIFO order; the wait costs a few hundred
- * bytes, not a thread. Worker threads are pooled, named after the loop, reused most-recently-idle
+ * {@link RunSyncOptions}. Calls beyond the limit wait in FIFO order; a waiting call costs about
+ * 120 bytes with its continuation, not a thread. Worker threads are pooled, named after the loop, reused most-recently-idle
  * first, and retired after the loop's idle timeout (10 s by default).
  *
  * <p><b>Cancellation.</b> The call is a checkpoint: in a cancelled scope it fails at once and the
