@@ -86,12 +86,7 @@ public final class CancelScope {
     }
 
     private long id() {
-        long n = id;
-        if (n == 0) {
-            ID.compareAndSet(this, 0L, IDS.incrementAndGet());
-            n = id;
-        }
-        return n;
+        return LazyId.get(this, ID, IDS);
     }
 
     /** A new scope with no deadline and no shield. */

@@ -49,12 +49,7 @@ final class LoopTask {
     }
 
     long id() {
-        long n = id;
-        if (n == 0) {
-            ID.compareAndSet(this, 0L, IDS.incrementAndGet());
-            n = id;
-        }
-        return n;
+        return LazyId.get(this, ID, IDS);
     }
 
     /** A snapshot; the wall-clock start is derived from the monotonic age, so creation reads one clock. */

@@ -4,7 +4,6 @@ import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
 import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
@@ -13,8 +12,6 @@ import org.openjdk.jcstress.annotations.JCStressTest;
 import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIL_Result;
-
-import dev.portal.jcstress.Waits;
 
 /**
  * A job dispatched while the pool's only worker goes idle and parks still runs, promptly and
@@ -39,60 +36,24 @@ import dev.portal.jcstress.Waits;
 @Outcome(expect = FORBIDDEN, desc = "A job was lost or late (a lost wake-up), ran twice, or ran on a worker that "
         + "was not running it alone; or an uncaught error.")
 @State
-public class WorkerPoolParkTest {
+public class WorkerPoolParkTest extends AfterOneJobRace {
 
-    private final WorkerPool pool = new WorkerPool("jcstress-park-", Duration.ofSeconds(30), false,
-            t -> uncaught = " uncaught " + t);
-    private final ProbeJob a = new ProbeJob();
-    private final ProbeJob b = new ProbeJob();
-    private final AtomicInteger finished = new AtomicInteger();
-    // Each actor writes its own note; the arbiter reads them after both actors.
-    private String noteA = "";
-    private String noteB = "";
-    private volatile String uncaught = "";
+    public WorkerPoolParkTest() {
+        super("jcstress-park-", Duration.ofSeconds(30));
+    }
 
     @Actor
     public void first() {
-        try {
-            pool.dispatch(a);
-            if (!Waits.until(a::ran, Waits.LATE_NANOS)) {
-                noteA = " late a";
-            }
-        } catch (Throwable t) {
-            noteA = " " + t;
-        }
-        finish();
+        dispatchA();
     }
 
     @Actor
     public void second() {
-        try {
-            if (Waits.until(a::ran, 2 * Waits.LATE_NANOS)) {
-                Waits.jitter();
-                pool.dispatch(b);
-                if (!Waits.until(b::ran, Waits.LATE_NANOS)) {
-                    noteB = " late b";
-                }
-            } else {
-                noteB = " a never ran";
-            }
-        } catch (Throwable t) {
-            noteB = " " + t;
-        }
-        finish();
-    }
-
-    private void finish() {
-        if (finished.incrementAndGet() == 2) {
-            pool.shutdown(); // parked workers exit; the next sample starts a fresh pool
-        }
+        dispatchBAfterA();
     }
 
     @Arbiter
     public void arbiter(IIL_Result r) {
-        r.r1 = a.runs();
-        r.r2 = b.runs();
-        r.r3 = (a.ranOn() == b.ranOn() ? "same worker" : "new worker") + noteA + noteB + a.problem() + b.problem()
-                + uncaught;
+        judge(r);
     }
 }
