@@ -11,6 +11,9 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 
@@ -525,6 +528,20 @@ public final class BlockingPortal implements AutoCloseable {
      * read, and the mark is set before the scope is read, so one side always sees the other.
      */
     static final class PortalFuture<T> extends CompletableFuture<T> implements Runnable {
+
+        /**
+         * How long a thread blocking on a portal future spins before it parks:
+         * {@code portal.caller.spinNanos}, 3 µs by default, 0 turns it off. A busy loop answers a
+         * short call within a microsecond or two, far sooner than a park/unpark pair completes, and
+         * a caller that never parked costs the loop no {@code unpark}. At most half the cores' worth
+         * of callers (at least one) spin at a time; the others park at once, so a crowd of callers
+         * cannot take the CPU the loop needs. Longer spins measured worse: a thread waiting on many
+         * futures in turn kept the loop's core busy.
+         */
+        private static final long SPIN_NANOS = Long.getLong("portal.caller.spinNanos", 3_000L);
+        private static final int MAX_SPINNERS = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+        private static final AtomicInteger SPINNERS = new AtomicInteger();
+
         private final BlockingPortal portal;
         final @Nullable String name;
         final AsyncCallable<T> fn;
@@ -556,6 +573,42 @@ public final class BlockingPortal implements AutoCloseable {
                 scope.cancel();
             }
             return scope;
+        }
+
+        @Override
+        public T get() throws InterruptedException, ExecutionException {
+            spinUntilDone();
+            return super.get();
+        }
+
+        @Override
+        public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
+            spinUntilDone();
+            return super.get(timeout, unit);
+        }
+
+        @Override
+        public T join() {
+            spinUntilDone();
+            return super.join();
+        }
+
+        private void spinUntilDone() {
+            if (SPIN_NANOS <= 0 || isDone()) {
+                return;
+            }
+            int spinners = SPINNERS.get();
+            if (spinners >= MAX_SPINNERS || !SPINNERS.compareAndSet(spinners, spinners + 1)) {
+                return;
+            }
+            try {
+                long deadline = System.nanoTime() + SPIN_NANOS;
+                while (!isDone() && System.nanoTime() - deadline < 0) {
+                    Thread.onSpinWait();
+                }
+            } finally {
+                SPINNERS.decrementAndGet();
+            }
         }
 
         @Override
