@@ -147,7 +147,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             failed = true;
         } finally {
             ThreadContext.restore(restore);
-            finishRunning();
+            finishRunning(worker);
             worker.setCurrentJob(null);
         }
         (failed ? c.failed : c.succeeded).increment();
@@ -158,11 +158,12 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
         postCompletion();
     }
 
-    private void finishRunning() {
+    private void finishRunning(Worker worker) {
         if (!STATE.compareAndSet(this, RUNNING, DONE)) {
-            // An interrupt is being delivered: wait for it on the lock the interrupter holds,
+            // An interrupt is being delivered: wait for it on the lock the interrupter holds (the
+            // worker's, never this job's: callers hold the job as their stage and may lock it),
             // parked rather than spinning, so the interrupter keeps the CPU.
-            synchronized (this) {
+            synchronized (worker) {
                 state = DONE;
             }
         }
@@ -252,17 +253,21 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     }
 
     /**
-     * Interrupts the worker running this call, if it still is. Holding the lock in INTERRUPTING keeps
-     * the worker inside {@link #finishRunning}, and so on this job, until the interrupt is delivered.
+     * Interrupts the worker running this call, if it still is. The worker is found through the pool
+     * (it marks the job current before RUNNING and clears it after leaving RUNNING). Holding the
+     * worker's lock in INTERRUPTING keeps the worker inside {@link #finishRunning}, and so on this
+     * job, until the interrupt is delivered; if the call finished first, the CAS fails and nothing
+     * is interrupted, even if the worker has moved on to another call.
      */
     private void interrupt() {
-        synchronized (this) {
+        Worker worker = loop.workers.workerRunning(this);
+        if (worker == null) {
+            return;
+        }
+        synchronized (worker) {
             if (STATE.compareAndSet(this, RUNNING, INTERRUPTING)) {
                 try {
-                    Thread t = loop.workers.threadRunning(this);
-                    if (t != null) {
-                        t.interrupt();
-                    }
+                    worker.thread().interrupt();
                 } finally {
                     state = INTERRUPTED;
                 }

@@ -517,6 +517,42 @@ class ToThreadTest {
         assertThat(loop.get().statistics().offloads().abandoned()).isZero();
     }
 
+    /**
+     * The call is the caller's stage, so a caller may hold its monitor: the interrupt hand-shake
+     * must not use it, or the loop would block on the caller's lock and the worker stay asleep.
+     */
+    @Test
+    void aCallerHoldingTheStagesMonitorDoesNotHoldUpTheInterrupt() throws Exception {
+        CancelScope host = CancelScope.create();
+        CompletableFuture<CompletionStage<Object>> stage = new CompletableFuture<>();
+        CompletableFuture<Throwable> sleepOutcome = new CompletableFuture<>();
+        CountDownLatch running = new CountDownLatch(1);
+        try (EventLoop loop = EventLoop.builder().name("monitor-test").start()) {
+            loop.execute(() -> host.run(() -> {
+                CompletionStage<Object> call = ToThread.runSync(() -> {
+                    running.countDown();
+                    try {
+                        Thread.sleep(10_000);
+                        sleepOutcome.complete(null);
+                    } catch (InterruptedException e) {
+                        sleepOutcome.complete(e);
+                    }
+                    return null;
+                }, CancelMode.INTERRUPT);
+                stage.complete(call);
+                return call.handle((v, e) -> null);
+            }));
+            assertThat(running.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            CompletionStage<Object> call = stage.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            synchronized (call) {
+                host.cancel();
+                assertThat(sleepOutcome.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS))
+                        .as("the worker was interrupted while the caller held the stage's monitor")
+                        .isInstanceOf(InterruptedException.class);
+            }
+        }
+    }
+
     @Test
     void anInterruptAimedAtOneCallNeverReachesTheNextJobOnThatThread() throws Exception {
         CancelScope host = CancelScope.create();

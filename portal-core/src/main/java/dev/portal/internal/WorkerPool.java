@@ -259,11 +259,11 @@ public final class WorkerPool {
         return virtual;
     }
 
-    /** The thread of the worker whose current job is {@code job}, or null. Scans the live workers. */
-    public @Nullable Thread threadRunning(Object job) {
+    /** The worker whose current job is {@code job}, or null. Scans the live workers. */
+    public @Nullable Worker workerRunning(Object job) {
         for (Worker w : live) {
             if (w.currentJob() == job) {
-                return w.thread;
+                return w;
             }
         }
         return null;
