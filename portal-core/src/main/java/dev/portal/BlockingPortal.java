@@ -79,15 +79,16 @@ public final class BlockingPortal implements AutoCloseable {
     /** Loop-confined: stopOnLoop has run, so every task submitted before the stop has been started. */
     private boolean stopping;
     /** Tasks started and not yet finished; written on the loop thread, read by statistics. */
-    private volatile int active;
+    private final LoopCounter active = new LoopCounter();
     private boolean finishedOnLoop;
 
     private final LongAdder calls = new LongAdder();
     private final LongAdder tasksStarted = new LongAdder();
     private final LongAdder resourcesWrapped = new LongAdder();
-    private final LongAdder succeeded = new LongAdder();
-    private final LongAdder failed = new LongAdder();
-    private final LongAdder cancelled = new LongAdder();
+    // Counted by the loop, where tasks end.
+    private final LoopCounter succeeded = new LoopCounter();
+    private final LoopCounter failed = new LoopCounter();
+    private final LoopCounter cancelled = new LoopCounter();
     private final LongAdder rejected = new LongAdder();
 
     private BlockingPortal(EventLoop loop, boolean ownsLoop) {
@@ -166,7 +167,7 @@ public final class BlockingPortal implements AutoCloseable {
     private final List<LoopPromise<Void>> finishWaiters = new ArrayList<>();
 
     private void checkFinished() {
-        if (!stopping || active > 0) {
+        if (!stopping || active.get() > 0) {
             return;
         }
         finishedOnLoop = true;
@@ -402,13 +403,13 @@ public final class BlockingPortal implements AutoCloseable {
 
     /** An immutable snapshot of the portal's counters. Any thread. */
     public PortalStatistics statistics() {
-        return new PortalStatistics(running, active, calls.sum(), tasksStarted.sum(), resourcesWrapped.sum(),
-                succeeded.sum(), failed.sum(), cancelled.sum(), rejected.sum());
+        return new PortalStatistics(running, (int) active.get(), calls.sum(), tasksStarted.sum(), resourcesWrapped.sum(),
+                succeeded.get(), failed.get(), cancelled.get(), rejected.sum());
     }
 
     @Override
     public String toString() {
-        return "BlockingPortal[" + loop.name() + ", " + (running ? "running" : "stopped") + ", " + active
+        return "BlockingPortal[" + loop.name() + ", " + (running ? "running" : "stopped") + ", " + active.get()
                 + " tasks]";
     }
 
@@ -474,32 +475,38 @@ public final class BlockingPortal implements AutoCloseable {
                     + "the task could start"));
             return;
         }
-        active = active + 1;
+        active.increment();
         LoopTask task = new LoopTask(future.name, future.locals, future.threadLocals);
         task.owner = this;
+        // The task's own scope, entered here rather than through CancelScope.run: the task's end
+        // is the scope's exit, so no stage sits between them.
         CancelScope taskScope = future.scopeForStart();
-        AsyncCallable<T> fn = future.fn;
-        loop.start(task, scope, () -> taskScope.run(fn), (value, error) -> {
+        taskScope.enter(loop, scope, false);
+        loop.start(task, taskScope, future.fn, (value, error) -> {
+            boolean caught = taskScope.exit(error);
             // Out of the ended task, so that the future's dependents that run here see no task.
             LoopTask prevTask = loop.currentTask;
             CancelScope prevScope = loop.currentScope;
             ContextSnapshot.Scope threadLocals = loop.enter(null, scope);
             try {
-                taskEnded(taskScope, future, value, error);
+                taskEnded(caught, future, value, error);
             } finally {
                 loop.leave(null, threadLocals, prevTask, prevScope);
             }
         });
     }
 
-    private <T> void taskEnded(CancelScope taskScope, PortalFuture<T> future, @Nullable T value,
+    private <T> void taskEnded(boolean cancelledCaught, PortalFuture<T> future, @Nullable T value,
             @Nullable Throwable error) {
-        active = active - 1;
+        active.decrement();
         Throwable cause = CancelScope.unwrap(error);
-        if (cause == null && !taskScope.cancelledCaught()) {
+        if (cancelledCaught) {
+            cancelled.increment();
+            future.cancelledByTask();
+        } else if (cause == null) {
             succeeded.increment();
             future.complete(value);
-        } else if (cause == null || cause instanceof CancellationException) {
+        } else if (cause instanceof CancellationException) {
             cancelled.increment();
             future.cancelledByTask();
         } else {
@@ -523,9 +530,11 @@ public final class BlockingPortal implements AutoCloseable {
 
     /**
      * A portal task's future, and the callback that starts the task on the loop. Cancelling it
-     * cancels the task's scope, whatever the portal's state; before the task has started, it marks
-     * the future so that the scope starts out cancelled. The scope is published before the mark is
-     * read, and the mark is set before the scope is read, so one side always sees the other.
+     * cancels the task's scope, whatever the portal's state. The future is cancelled first, then
+     * the scope's cancel is queued to the loop, which owns the scope: a task that starts after the
+     * future was cancelled starts in a cancelled scope, and one that started before is cancelled by
+     * the queued callback. The loop thus writes no field that another thread reads to start a task,
+     * and needs no fence to do so.
      */
     static final class PortalFuture<T> extends CompletableFuture<T> implements Runnable {
 
@@ -547,8 +556,8 @@ public final class BlockingPortal implements AutoCloseable {
         final AsyncCallable<T> fn;
         final Locals locals;
         final @Nullable ContextSnapshot threadLocals;
-        private volatile @Nullable CancelScope taskScope;
-        private volatile boolean cancelRequested;
+        /** Loop-confined. */
+        private @Nullable CancelScope taskScope;
 
         PortalFuture(BlockingPortal portal, @Nullable String name, AsyncCallable<T> fn, Locals locals,
                 @Nullable ContextSnapshot threadLocals) {
@@ -569,7 +578,7 @@ public final class BlockingPortal implements AutoCloseable {
         CancelScope scopeForStart() {
             CancelScope scope = CancelScope.create();
             taskScope = scope;
-            if (cancelRequested) {
+            if (isCancelled()) {
                 scope.cancel();
             }
             return scope;
@@ -614,12 +623,20 @@ public final class BlockingPortal implements AutoCloseable {
         @Override
         public boolean cancel(boolean mayInterruptIfRunning) {
             boolean cancelledNow = super.cancel(mayInterruptIfRunning);
-            cancelRequested = true;
-            CancelScope scope = taskScope;
-            if (scope != null) {
-                scope.cancel();
+            try {
+                portal.loop.runOnLoop(this::cancelOnLoop);
+            } catch (RejectedExecutionException stopped) {
+                // The loop is gone: the task has ended, or never will start.
             }
             return cancelledNow;
+        }
+
+        /** Cancels the task's scope, if the task has started. Loop thread. */
+        private void cancelOnLoop() {
+            CancelScope scope = taskScope;
+            if (scope != null) {
+                scope.cancelOnLoop();
+            }
         }
 
         void cancelledByTask() {

@@ -47,10 +47,12 @@ public final class CancelScope {
 
     private static final AtomicLong IDS = new AtomicLong();
     private static final VarHandle ID;
+    private static final VarHandle LOOP;
 
     static {
         try {
             ID = MethodHandles.lookup().findVarHandle(CancelScope.class, "id", long.class);
+            LOOP = MethodHandles.lookup().findVarHandle(CancelScope.class, "loop", EventLoop.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -164,26 +166,10 @@ public final class CancelScope {
     public <T> CompletionStage<@Nullable T> run(AsyncCallable<T> body) {
         Objects.requireNonNull(body, "body must not be null");
         EventLoop l = EventLoop.requireCurrent("CancelScope.run");
-        if (state != NEW) {
-            throw new IllegalStateException("this CancelScope has already been entered; a scope is entered "
-                    + "once: create a new CancelScope for each run");
-        }
         CancelScope p = l.currentScope;
         LoopTask task = l.currentTask;
-        loop = l;
-        state = ENTERED;
-        parent = p;
-        linkTo(p);
-        if (timeout != null) {
-            hasDeadline = true;
-            deadlineNanos = saturatedAdd(System.nanoTime(), saturatedNanos(timeout));
-        }
-        if (cancelCalled) {
-            markCancelled(this);
-        } else if (!shield && p.cancelled) {
-            markCancelled(p.cancelOrigin != null ? p.cancelOrigin : p);
-        }
-        armDeadline(l);
+        // A volatile store: a thread that cancels this scope must see the loop, or we its flag.
+        enter(l, p, true);
 
         LoopPromise<@Nullable T> result = new LoopPromise<>(l, task, p);
         CompletionStage<T> stage;
@@ -214,7 +200,44 @@ public final class CancelScope {
         return result;
     }
 
-    private <T> void exit(LoopPromise<@Nullable T> result, @Nullable T value, @Nullable Throwable error) {
+    /**
+     * Enters this scope below {@code p} on the loop thread: links it into the tree, inherits a
+     * cancellation, arms the deadline. {@code shared} says whether another thread may already hold
+     * the scope: then publishing the loop takes a volatile store, so that a concurrent
+     * {@link #cancel()} sees the loop or this side sees its flag. A scope made on the loop and not
+     * handed out before it is entered needs only a release store.
+     */
+    void enter(EventLoop l, CancelScope p, boolean shared) {
+        if (state != NEW) {
+            throw new IllegalStateException("this CancelScope has already been entered; a scope is entered "
+                    + "once: create a new CancelScope for each run");
+        }
+        if (shared) {
+            loop = l;
+        } else {
+            LOOP.setRelease(this, l);
+        }
+        state = ENTERED;
+        parent = p;
+        linkTo(p);
+        if (timeout != null) {
+            hasDeadline = true;
+            deadlineNanos = saturatedAdd(System.nanoTime(), saturatedNanos(timeout));
+        }
+        if (cancelCalled) {
+            markCancelled(this);
+        } else if (!shield && p.cancelled) {
+            markCancelled(p.cancelOrigin != null ? p.cancelOrigin : p);
+        }
+        armDeadline(l);
+    }
+
+    /**
+     * Exits this scope, entered with {@link #enter}, as its body ended with {@code error} (null if it
+     * succeeded): disarms the deadline and unlinks the scope. Returns whether the scope caught its
+     * own cancellation, which also sets {@link #cancelledCaught()}. Loop thread only.
+     */
+    boolean exit(@Nullable Throwable error) {
         EventLoop l = Objects.requireNonNull(loop);
         state = EXITED;
         if (deadlineTimer != null) {
@@ -225,6 +248,13 @@ public final class CancelScope {
         Throwable cause = unwrap(error);
         if (cause instanceof CancelledException && cancelCalled) {
             cancelledCaught = true;
+            return true;
+        }
+        return false;
+    }
+
+    private <T> void exit(LoopPromise<@Nullable T> result, @Nullable T value, @Nullable Throwable error) {
+        if (exit(error)) {
             if (failOnDeadline && deadlineReached) {
                 TimeoutException timeoutException = new TimeoutException(timeout != null
                         ? "timed out after " + timeout : "deadline exceeded");

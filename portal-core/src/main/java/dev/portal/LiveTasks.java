@@ -1,5 +1,7 @@
 package dev.portal;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -14,7 +16,8 @@ import org.jspecify.annotations.Nullable;
  * or two each way. Only the loop thread changes the list.
  *
  * <p>Other threads may read {@link #size()} and walk the list with {@link #snapshot}, for
- * statistics. The forward links are volatile and a removed task links to itself, so a reader that
+ * statistics. The forward links are written with release stores and read with acquiring loads
+ * (no fence on the loop's side), and a removed task links to itself, so a reader that
  * stands on a task as it is removed notices and walks again from the head, keeping what it found; a
  * removed task never keeps later tasks reachable (a user may hold a finished task through a stage
  * for as long as they like). A snapshot is weakly consistent: it may hold a task that ended during
@@ -24,10 +27,21 @@ import org.jspecify.annotations.Nullable;
 final class LiveTasks {
 
     private static final int MAX_RESTARTS = 8;
+    private static final VarHandle SIZE;
+
+    static {
+        try {
+            SIZE = MethodHandles.lookup().findVarHandle(LiveTasks.class, "size", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private final LoopTask head = new LoopTask("live-tasks-head", Locals.EMPTY, null);
     private LoopTask tail = head;
-    private volatile int size;
+    /** Written with release stores by the loop (a plain store on x86, where a volatile one fences). */
+    @SuppressWarnings("unused") // read and written with SIZE
+    private int size;
 
     /** Adds {@code task}; does nothing if it is already in. Loop thread only. */
     void add(LoopTask task) {
@@ -36,10 +50,10 @@ final class LiveTasks {
         }
         task.live = true;
         task.prevLive = tail;
-        task.nextLive = null;
-        tail.nextLive = task;
+        LoopTask.NEXT_LIVE.set(task, (LoopTask) null);
+        LoopTask.NEXT_LIVE.setRelease(tail, task);
         tail = task;
-        size = size + 1;
+        SIZE.setRelease(this, size + 1);
     }
 
     /** Removes {@code task}; does nothing if it is not in. Loop thread only. */
@@ -49,24 +63,24 @@ final class LiveTasks {
         }
         task.live = false;
         LoopTask prev = task.prevLive;
-        LoopTask next = task.nextLive;
-        prev.nextLive = next;
+        LoopTask next = (LoopTask) LoopTask.NEXT_LIVE.get(task);
+        LoopTask.NEXT_LIVE.setRelease(prev, next);
         if (next != null) {
             next.prevLive = prev;
         } else {
             tail = prev;
         }
         task.prevLive = null;
-        task.nextLive = task;
-        size = size - 1;
+        LoopTask.NEXT_LIVE.setRelease(task, task);
+        SIZE.setRelease(this, size - 1);
     }
 
     int size() {
-        return size;
+        return (int) SIZE.getAcquire(this);
     }
 
     boolean isEmpty() {
-        return size == 0;
+        return size() == 0;
     }
 
     /** The live tasks started by {@code owner} (all of them if null), in start order. Any thread. */
@@ -74,10 +88,10 @@ final class LiveTasks {
         List<LoopTask> found = new ArrayList<>();
         Set<LoopTask> seen = null;
         for (int attempt = 0; attempt <= MAX_RESTARTS; attempt++) {
-            LoopTask t = head.nextLive;
+            LoopTask t = head.nextLive();
             boolean restart = false;
             while (t != null) {
-                LoopTask next = t.nextLive;
+                LoopTask next = t.nextLive();
                 if (next == t) {
                     // Removed under our feet: walk again from the head, keeping what we found.
                     restart = true;

@@ -18,10 +18,12 @@ final class LoopTask {
 
     private static final AtomicLong IDS = new AtomicLong();
     private static final VarHandle ID;
+    static final VarHandle NEXT_LIVE;
 
     static {
         try {
             ID = MethodHandles.lookup().findVarHandle(LoopTask.class, "id", long.class);
+            NEXT_LIVE = MethodHandles.lookup().findVarHandle(LoopTask.class, "nextLive", LoopTask.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -30,15 +32,21 @@ final class LoopTask {
     /** Assigned when first read, so starting a task touches no shared counter. */
     private volatile long id;
     private final @Nullable String givenName;
-    final long startNanos = System.nanoTime();
+    /**
+     * When the task started, from the loop's clock (see {@code EventLoop.addLive}); written by the
+     * loop before the task is published in the live list, read by anyone who reaches it there.
+     */
+    long startNanos;
     Locals locals;
     /** The task's ThreadLocal context (MDC, ...); re-captured after each of its callbacks. Loop thread only. */
     @Nullable ContextSnapshot threadLocals;
     /** The portal that started the task, or null. */
     @Nullable Object owner;
 
-    // Links in the loop's LiveTasks, written by the loop thread only.
-    volatile @Nullable LoopTask nextLive;
+    // Links in the loop's LiveTasks, written by the loop thread only; nextLive with release stores
+    // through NEXT_LIVE, read by other threads through nextLive().
+    @SuppressWarnings("unused") // read and written with NEXT_LIVE
+    private @Nullable LoopTask nextLive;
     @Nullable LoopTask prevLive;
     boolean live;
 
@@ -46,6 +54,10 @@ final class LoopTask {
         this.givenName = name;
         this.locals = locals;
         this.threadLocals = threadLocals;
+    }
+
+    @Nullable LoopTask nextLive() {
+        return (LoopTask) NEXT_LIVE.getAcquire(this);
     }
 
     long id() {

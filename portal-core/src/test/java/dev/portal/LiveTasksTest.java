@@ -67,7 +67,7 @@ class LiveTasksTest {
         tasks.add(a);
         tasks.add(b);
         tasks.remove(a);
-        assertThat(a.nextLive).isSameAs(a);
+        assertThat(a.nextLive()).isSameAs(a);
         assertThat(a.prevLive).isNull();
         tasks.remove(b);
         assertThat(tasks.isEmpty()).isTrue();
