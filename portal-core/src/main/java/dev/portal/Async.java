@@ -77,7 +77,7 @@ public final class Async {
     /** The current task (AnyIO's {@code get_current_task}). */
     public static TaskInfo currentTask() {
         EventLoop loop = EventLoop.requireCurrent("Async.currentTask()");
-        LoopTask task = loop.currentTask;
+        LoopTask task = loop.frame.currentTask;
         if (task == null) {
             throw new IllegalStateException("Async.currentTask() was called in a callback that runs outside any task "
                     + "(submitted with EventLoop.execute)");
@@ -89,7 +89,7 @@ public final class Async {
         TimerQueue.@Nullable Timer timer;
 
         SleepPromise(EventLoop loop) {
-            super(loop, loop.currentTask, loop.currentScope);
+            super(loop, loop.frame.currentTask, loop.frame.currentScope);
         }
 
         @Override
@@ -107,7 +107,7 @@ public final class Async {
         private final CompletionStage<T> foreign;
 
         AwaitPromise(EventLoop loop, CompletionStage<T> foreign) {
-            super(loop, loop.currentTask, loop.currentScope);
+            super(loop, loop.frame.currentTask, loop.frame.currentScope);
             this.foreign = foreign;
         }
 

@@ -485,8 +485,8 @@ public final class BlockingPortal implements AutoCloseable {
         loop.start(task, taskScope, future.fn, (value, error) -> {
             boolean caught = taskScope.exit(error);
             // Out of the ended task, so that the future's dependents that run here see no task.
-            LoopTask prevTask = loop.currentTask;
-            CancelScope prevScope = loop.currentScope;
+            LoopTask prevTask = loop.frame.currentTask;
+            CancelScope prevScope = loop.frame.currentScope;
             ContextSnapshot.Scope threadLocals = loop.enter(null, scope);
             try {
                 taskEnded(caught, future, value, error);
@@ -539,15 +539,21 @@ public final class BlockingPortal implements AutoCloseable {
     static final class PortalFuture<T> extends CompletableFuture<T> implements Runnable {
 
         /**
-         * How long a thread blocking on a portal future spins before it parks:
-         * {@code portal.caller.spinNanos}, 3 µs by default, 0 turns it off. A busy loop answers a
-         * short call within a microsecond or two, far sooner than a park/unpark pair completes, and
-         * a caller that never parked costs the loop no {@code unpark}. At most half the cores' worth
-         * of callers (at least one) spin at a time; the others park at once, so a crowd of callers
-         * cannot take the CPU the loop needs. Longer spins measured worse: a thread waiting on many
-         * futures in turn kept the loop's core busy.
+         * How a thread blocking on a portal future waits: it spins while the loop is getting
+         * through its queue, and parks once it is not. It spins up to
+         * {@code portal.caller.spinNanos} (3 µs by default; 0 turns spinning off); each time that
+         * runs out it reads the loop's callback count, and spins another 3 µs if the count moved,
+         * up to {@code portal.caller.maxSpinNanos} (1 ms) in all. This is the adaptive mutex's rule
+         * (spin while the owner is running): a busy loop answers within microseconds, far sooner
+         * than a park/unpark pair completes, and a caller that never parked costs the loop no
+         * {@code unpark}; a loop that is blocked, parked or descheduled stops the count, and the
+         * caller parks within 3 µs, so it does not take the CPU the loop needs. A fixed spin lost
+         * both ways: long ones kept the loop's core busy when both threads shared it, short ones
+         * parked a caller that waits on thousands of futures in turn every few tasks. At most half
+         * the cores' worth of callers (at least one) spin at a time; the others park at once.
          */
         private static final long SPIN_NANOS = Long.getLong("portal.caller.spinNanos", 3_000L);
+        private static final long MAX_SPIN_NANOS = Long.getLong("portal.caller.maxSpinNanos", 1_000_000L);
         private static final int MAX_SPINNERS = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
         private static final AtomicInteger SPINNERS = new AtomicInteger();
 
@@ -611,9 +617,23 @@ public final class BlockingPortal implements AutoCloseable {
                 return;
             }
             try {
-                long deadline = System.nanoTime() + SPIN_NANOS;
-                while (!isDone() && System.nanoTime() - deadline < 0) {
+                EventLoop loop = portal.loop;
+                long now = System.nanoTime();
+                long deadline = now + SPIN_NANOS;
+                long giveUp = now + MAX_SPIN_NANOS;
+                long ticks = loop.ticks();
+                while (!isDone()) {
                     Thread.onSpinWait();
+                    now = System.nanoTime();
+                    if (now - deadline >= 0) {
+                        // Out of patience, unless the loop is getting through its queue.
+                        long t = loop.ticks();
+                        if (t == ticks || now - giveUp >= 0) {
+                            return;
+                        }
+                        ticks = t;
+                        deadline = now + SPIN_NANOS;
+                    }
                 }
             } finally {
                 SPINNERS.decrementAndGet();

@@ -145,7 +145,7 @@ public final class CancelScope {
 
     /** The innermost scope of the running async code. Loop thread only. */
     public static CancelScope current() {
-        return EventLoop.requireCurrent("CancelScope.current()").currentScope;
+        return EventLoop.requireCurrent("CancelScope.current()").frame.currentScope;
     }
 
     static CancelScope root() {
@@ -166,14 +166,14 @@ public final class CancelScope {
     public <T> CompletionStage<@Nullable T> run(AsyncCallable<T> body) {
         Objects.requireNonNull(body, "body must not be null");
         EventLoop l = EventLoop.requireCurrent("CancelScope.run");
-        CancelScope p = l.currentScope;
-        LoopTask task = l.currentTask;
+        CancelScope p = l.frame.currentScope;
+        LoopTask task = l.frame.currentTask;
         // A volatile store: a thread that cancels this scope must see the loop, or we its flag.
         enter(l, p, true);
 
         LoopPromise<@Nullable T> result = new LoopPromise<>(l, task, p);
         CompletionStage<T> stage;
-        l.currentScope = this;
+        l.frame.currentScope = this;
         try {
             stage = body.call();
             if (stage == null) {
@@ -183,7 +183,7 @@ public final class CancelScope {
         } catch (Throwable t) {
             stage = LoopStage.failedFuture(t);
         } finally {
-            l.currentScope = p;
+            l.frame.currentScope = p;
         }
         if (stage instanceof CompletableFuture<?> && EventLoop.isDoneNormally((CompletableFuture<T>) stage)) {
             // Done already: exit now, as whenComplete would, without a continuation.

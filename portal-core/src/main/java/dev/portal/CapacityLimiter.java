@@ -272,7 +272,7 @@ public final class CapacityLimiter {
     }
 
     private static LoopTask requireTask(EventLoop loop, String what) {
-        LoopTask task = loop.currentTask;
+        LoopTask task = loop.frame.currentTask;
         if (task == null) {
             throw new IllegalStateException("CapacityLimiter." + what + " borrows for the current task, but this "
                     + "callback runs outside any task; use the *OnBehalfOf variants with an explicit borrower");
@@ -302,7 +302,7 @@ public final class CapacityLimiter {
         private final Object borrower;
 
         AcquirePromise(EventLoop loop, Object borrower) {
-            super(loop, loop.currentTask, loop.currentScope);
+            super(loop, loop.frame.currentTask, loop.frame.currentScope);
             this.borrower = borrower;
         }
 

@@ -13,7 +13,7 @@ final class ContextHolder {
     static Locals currentLocals() {
         EventLoop loop = EventLoop.current();
         if (loop != null) {
-            LoopTask task = loop.currentTask;
+            LoopTask task = loop.frame.currentTask;
             return task != null ? task.locals : Locals.EMPTY;
         }
         Job<?> job = currentJob();
@@ -26,7 +26,7 @@ final class ContextHolder {
     static void setCurrentLocals(Locals locals) {
         EventLoop loop = EventLoop.current();
         if (loop != null) {
-            LoopTask task = loop.currentTask;
+            LoopTask task = loop.frame.currentTask;
             if (task == null) {
                 throw new IllegalStateException("TaskLocal values can be set only inside a task; this callback "
                         + "runs outside any task (submitted with EventLoop.execute). Start a task instead, for "

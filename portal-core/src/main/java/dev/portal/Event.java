@@ -92,7 +92,7 @@ public final class Event {
 
     private final class Waiter extends LoopPromise<Void> {
         Waiter(EventLoop loop) {
-            super(loop, loop.currentTask, loop.currentScope);
+            super(loop, loop.frame.currentTask, loop.frame.currentScope);
         }
 
         @Override

@@ -71,7 +71,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             SLEEPING = lookup.findVarHandle(EventLoop.class, "sleeping", int.class);
-            TICKS = lookup.findVarHandle(EventLoop.class, "ticks", long.class);
+            TICKS = lookup.findVarHandle(LoopFrameFields.class, "ticks", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -95,14 +95,9 @@ public final class EventLoop implements Executor, AutoCloseable {
     private volatile int sleeping;
     private volatile boolean stopRequested;
     private long stopDeadline;
-    @SuppressWarnings("unused") // written with TICKS
-    private long ticks;
 
-    // Loop-thread context of the running callback.
-    @Nullable LoopTask currentTask;
-    CancelScope currentScope;
-    /** When the current turn of the loop began ({@link System#nanoTime()}); loop thread only. */
-    private long turnNanos = System.nanoTime();
+    /** The loop-thread context of the running callback, and what else the loop writes per callback. */
+    final LoopFrame frame;
 
     // Observability, written by the loop thread, read anywhere.
     private final LongAdder callbackFailures = new LongAdder();
@@ -114,7 +109,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         this.config = config.copy(); // the loop keeps its settings even if the builder is reused
         this.name = config.name != null ? config.name : "portal-loop-" + LOOP_IDS.incrementAndGet();
         this.rootScope.bindRoot(this);
-        this.currentScope = rootScope;
+        this.frame = new LoopFrame(rootScope);
         this.defaultLimiter = new CapacityLimiter(config.defaultThreadLimit);
         this.workers = new WorkerPool(config.workerNamePrefix != null ? config.workerNamePrefix : name + "-worker-",
                 config.workerIdleTimeout, config.virtualWorkers, this::reportUncaught);
@@ -201,8 +196,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     public void execute(Runnable command) {
         Objects.requireNonNull(command, "command must not be null");
         if (inEventLoop()) {
-            LoopTask task = currentTask;
-            CancelScope scope = currentScope;
+            LoopTask task = frame.currentTask;
+            CancelScope scope = frame.currentScope;
             if (task == null && scope == rootScope) {
                 local.add(command);
             } else {
@@ -252,8 +247,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     }
 
     void runIn(@Nullable LoopTask task, CancelScope scope, Runnable command) {
-        LoopTask prevTask = currentTask;
-        CancelScope prevScope = currentScope;
+        LoopTask prevTask = frame.currentTask;
+        CancelScope prevScope = frame.currentScope;
         ContextSnapshot.Scope threadLocals = enter(task, scope);
         try {
             command.run();
@@ -269,11 +264,11 @@ public final class EventLoop implements Executor, AutoCloseable {
      */
     ContextSnapshot.@Nullable Scope enter(@Nullable LoopTask task, CancelScope scope) {
         ContextSnapshot.Scope threadLocals = null;
-        if (task != currentTask && task != null) {
+        if (task != frame.currentTask && task != null) {
             threadLocals = ThreadContext.apply(task.threadLocals);
         }
-        currentTask = task;
-        currentScope = scope;
+        frame.currentTask = task;
+        frame.currentScope = scope;
         return threadLocals;
     }
 
@@ -284,8 +279,8 @@ public final class EventLoop implements Executor, AutoCloseable {
             // Keep what the callback put in the MDC (or other ThreadLocals) for the task's next callback.
             task.threadLocals = ThreadContext.capture();
         }
-        currentTask = prevTask;
-        currentScope = prevScope;
+        frame.currentTask = prevTask;
+        frame.currentScope = prevScope;
         ThreadContext.restore(threadLocals);
     }
 
@@ -322,8 +317,8 @@ public final class EventLoop implements Executor, AutoCloseable {
      */
     <T> void start(LoopTask task, CancelScope scope, AsyncCallable<T> fn, TaskEnd<? super T> end) {
         addLive(task);
-        LoopTask prevTask = currentTask;
-        CancelScope prevScope = currentScope;
+        LoopTask prevTask = frame.currentTask;
+        CancelScope prevScope = frame.currentScope;
         ContextSnapshot.Scope threadLocals = enter(task, scope);
         CompletionStage<T> stage;
         try {
@@ -383,7 +378,7 @@ public final class EventLoop implements Executor, AutoCloseable {
      */
     private void addLive(LoopTask task) {
         if (!task.live) {
-            task.startNanos = turnNanos;
+            task.startNanos = frame.turnNanos;
             liveTasks.add(task);
         }
     }
@@ -408,7 +403,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             blockedProbe.register();
             LoopTask mainTask = new LoopTask("main", callerLocals, ThreadContext.capture());
-            turnNanos = System.nanoTime();
+            frame.turnNanos = System.nanoTime();
             result = spawn(mainTask, rootScope, main, null, rootScope);
             result.whenComplete((v, e) -> requestStop());
             runLoop();
@@ -511,7 +506,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     private boolean runOnce() {
         boolean worked = false;
         long now = System.nanoTime();
-        turnNanos = now;
+        frame.turnNanos = now;
         TimerQueue.Timer timer;
         while ((timer = timers.pollDue(now)) != null) {
             long lag = now - timer.deadlineNanos();
@@ -537,14 +532,14 @@ public final class EventLoop implements Executor, AutoCloseable {
     }
 
     private void runCallback(Runnable r) {
-        TICKS.setOpaque(this, (long) TICKS.getOpaque(this) + 1);
+        TICKS.setOpaque(frame, (long) TICKS.getOpaque(frame) + 1);
         try {
             r.run();
         } catch (Throwable t) {
             reportUncaught(t);
         } finally {
-            currentTask = null;
-            currentScope = rootScope;
+            frame.currentTask = null;
+            frame.currentScope = rootScope;
         }
     }
 
@@ -622,7 +617,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     }
 
     long ticks() {
-        return (long) TICKS.getOpaque(this);
+        return (long) TICKS.getOpaque(frame);
     }
 
     @Nullable Thread thread() {
@@ -779,7 +774,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     /** An immutable snapshot of the loop's state and counters. Any thread; no locks on the loop. */
     public EventLoopStatistics statistics() {
         return new EventLoopStatistics(name, state == RUNNING, state == TERMINATED, liveTasks.size(),
-                (long) TICKS.getOpaque(this), callbackFailures.sum(), Duration.ofNanos(Math.max(0, lastTimerLagNanos)),
+                (long) TICKS.getOpaque(frame), callbackFailures.sum(), Duration.ofNanos(Math.max(0, lastTimerLagNanos)),
                 Duration.ofNanos(Math.max(0, maxTimerLagNanos)), blockedProbe.blockedEvents(),
                 blockedProbe.longestBlock(), new WorkerPoolStatistics(workers.liveThreads(), workers.idleThreads(),
                         offloads.runningNow(), offloads.abandonedRunning(), workers.createdThreads(),

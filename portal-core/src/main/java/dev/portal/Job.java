@@ -70,7 +70,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
 
     /** A call from the loop's current task and scope. Loop thread only. */
     Job(EventLoop loop, Callable<T> fn, RunSyncOptions options) {
-        super(loop, loop.currentTask, loop.currentScope);
+        super(loop, loop.frame.currentTask, loop.frame.currentScope);
         this.fn = fn;
         this.options = options;
         LoopTask host = task;

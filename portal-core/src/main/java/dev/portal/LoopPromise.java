@@ -73,7 +73,7 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
 
     /** A promise in the loop's current task and scope. Loop thread only. */
     static <T> LoopPromise<T> here(EventLoop loop) {
-        return new LoopPromise<>(loop, loop.currentTask, loop.currentScope);
+        return new LoopPromise<>(loop, loop.frame.currentTask, loop.frame.currentScope);
     }
 
     /**
@@ -207,8 +207,8 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
             }
             return;
         }
-        LoopTask prevTask = l.currentTask;
-        CancelScope prevScope = l.currentScope;
+        LoopTask prevTask = l.frame.currentTask;
+        CancelScope prevScope = l.frame.currentScope;
         ContextSnapshot.Scope threadLocals = l.enter(task, scope);
         try {
             if (error == null) {

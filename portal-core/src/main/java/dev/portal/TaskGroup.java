@@ -95,12 +95,12 @@ public final class TaskGroup {
                     + "its tasks is still running");
         }
         active++;
-        LoopTask parent = loop.currentTask;
+        LoopTask parent = loop.frame.currentTask;
         LoopTask task = new LoopTask(name, parent != null ? parent.locals : Locals.EMPTY, ThreadContext.capture());
         LoopPromise<T> handle = LoopPromise.here(loop);
         loop.taskStarted(task);
         loop.executeLocal(() -> {
-            LoopPromise<T> result = loop.spawn(task, scope, fn, loop.currentTask, scope);
+            LoopPromise<T> result = loop.spawn(task, scope, fn, loop.frame.currentTask, scope);
             result.whenComplete((v, e) -> {
                 taskFinished(e);
                 handle.settle(v, e);

@@ -27,14 +27,22 @@ import org.jspecify.annotations.Nullable;
  */
 public final class MpscQueue<E> {
 
-    private static final VarHandle TAIL;
+    private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Node[].class);
     private static final VarHandle NEXT;
+    /**
+     * Where the tail and the head live in {@link #slots}: a cache line of empty slots on either
+     * side of each keeps the tail, which producers CAS, off the line of the head, which the
+     * consumer writes on every poll, and both off whatever the heap puts next to the array. The
+     * queue object itself is then never written after construction, so producers reading it hit
+     * their own cache.
+     */
+    private static final int TAIL = 16;
+    private static final int HEAD = 2 * TAIL;
+    private static final int SLOTS = 3 * TAIL;
 
     static {
         try {
-            MethodHandles.Lookup lookup = MethodHandles.lookup();
-            TAIL = lookup.findVarHandle(MpscQueue.class, "tail", Node.class);
-            NEXT = lookup.findVarHandle(Node.class, "next", Node.class);
+            NEXT = MethodHandles.lookup().findVarHandle(Node.class, "next", Node.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -53,18 +61,19 @@ public final class MpscQueue<E> {
     /** The tail of a closed queue. Never linked to. */
     private static final Node CLOSED = new Node(null);
 
-    /** The stub: the last node polled (or the first stub). Consumer only. */
-    private Node head;
-    /** The last node offered; {@link #CLOSED} once closed. Written with CAS. */
-    @SuppressWarnings("unused") // read and written with TAIL
-    private volatile Node tail;
+    /**
+     * Holds the tail, the last node offered ({@link #CLOSED} once closed), at {@link #TAIL}; and
+     * the head, the stub (the last node polled, or the first stub), at {@link #HEAD}, which only
+     * the consumer reads and writes.
+     */
+    private final Node[] slots = new Node[SLOTS];
     /** The last node that got in before the close; null while open. Consumer only. */
     private @Nullable Node last;
 
     public MpscQueue() {
         Node stub = new Node(null);
-        head = stub;
-        tail = stub;
+        slots[HEAD] = stub;
+        SLOT.setVolatile(slots, TAIL, stub);
     }
 
     /**
@@ -76,11 +85,11 @@ public final class MpscQueue<E> {
         Node node = new Node(e);
         Node t;
         do {
-            t = tail;
+            t = tail();
             if (t == CLOSED) {
                 return false;
             }
-        } while (!TAIL.weakCompareAndSet(this, t, node));
+        } while (!SLOT.weakCompareAndSet(slots, TAIL, t, node));
         NEXT.setRelease(t, node);
         return true;
     }
@@ -91,14 +100,14 @@ public final class MpscQueue<E> {
      */
     @SuppressWarnings("unchecked")
     public @Nullable E poll() {
-        Node h = head;
+        Node h = head();
         Node n = (Node) NEXT.getAcquire(h);
         if (n == null) {
             return null;
         }
         Object item = n.item;
         n.item = null;
-        head = n;
+        slots[HEAD] = n;
         // The old stub is garbage; linking it to itself keeps it from holding newer nodes alive
         // from an older generation. Its producer has written its one link already: we read it.
         NEXT.set(h, h);
@@ -111,8 +120,9 @@ public final class MpscQueue<E> {
      * be seen by any offer that it missed.
      */
     public boolean isEmpty() {
-        Node t = tail;
-        return t == head || (t == CLOSED && head == last);
+        Node t = tail();
+        Node h = head();
+        return t == h || (t == CLOSED && h == last);
     }
 
     /**
@@ -121,12 +131,20 @@ public final class MpscQueue<E> {
      */
     public void close() {
         if (last == null) {
-            last = (Node) TAIL.getAndSet(this, CLOSED);
+            last = (Node) SLOT.getAndSet(slots, TAIL, CLOSED);
         }
     }
 
     /** Whether {@link #close} has been called. */
     public boolean isClosed() {
-        return tail == CLOSED;
+        return tail() == CLOSED;
+    }
+
+    private Node head() {
+        return slots[HEAD];
+    }
+
+    private Node tail() {
+        return (Node) SLOT.getVolatile(slots, TAIL);
     }
 }

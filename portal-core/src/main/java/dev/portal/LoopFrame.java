@@ -1,0 +1,41 @@
+package dev.portal;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What the loop thread writes on every callback: the running task and scope, the tick count the
+ * blocked-loop watchdog samples, and the time the current turn began. They live in an object of
+ * their own, padded with a cache line on either side, so that these writes never invalidate the
+ * line of a field that other threads read to submit work (the loop's thread, state and queue),
+ * nor the line of a neighbouring object.
+ *
+ * <p>The padding relies on HotSpot laying out a superclass's fields before its subclass's; the
+ * {@code int} fills the gap after a compressed object header, where a subclass field could
+ * otherwise land.
+ */
+final class LoopFrame extends LoopFrameFields {
+    @SuppressWarnings("unused")
+    private long q0, q1, q2, q3, q4, q5, q6, q7;
+
+    LoopFrame(CancelScope rootScope) {
+        currentScope = rootScope;
+    }
+}
+
+/** The padding before {@link LoopFrameFields}. */
+abstract class LoopFramePadding {
+    @SuppressWarnings("unused")
+    private int gap;
+    @SuppressWarnings("unused")
+    private long p0, p1, p2, p3, p4, p5, p6, p7;
+}
+
+/** The fields of {@link LoopFrame}; loop thread only, except {@code ticks} (opaque). */
+abstract class LoopFrameFields extends LoopFramePadding {
+    /** Callbacks run so far; written with opaque stores, read by the watchdog. */
+    long ticks;
+    /** When the current turn of the loop began ({@link System#nanoTime()}). */
+    long turnNanos = System.nanoTime();
+    @Nullable LoopTask currentTask;
+    CancelScope currentScope;
+}
