@@ -480,9 +480,43 @@ public final class BlockingPortal implements AutoCloseable {
         task.owner = this;
         // The task's own scope, entered here rather than through CancelScope.run: the task's end
         // is the scope's exit, so no stage sits between them.
-        CancelScope taskScope = future.scopeForStart();
+        CancelScope taskScope = CancelScope.create();
+        if (future.isCancelled()) {
+            taskScope.cancel();
+        }
         taskScope.enter(loop, scope, false);
-        loop.start(task, taskScope, future.fn, (value, error) -> {
+        loop.start(task, taskScope, future.fn, new TaskEnd<>(future, taskScope));
+    }
+
+    /**
+     * Ends a portal task on the loop. Until the task's first step returns, the loop only reads the
+     * future: the thread waiting for it is likely reading it too, and every write would take the
+     * line from under it. Only a task that outlives its first step hands its scope to the future,
+     * for a cancel to find; a cancel made during the first step (only the loop thread can make
+     * one then) is applied as the step returns.
+     */
+    private final class TaskEnd<T> implements EventLoop.TaskEnd<T> {
+        private final PortalFuture<T> future;
+        private final CancelScope taskScope;
+
+        TaskEnd(PortalFuture<T> future, CancelScope taskScope) {
+            this.future = future;
+            this.taskScope = taskScope;
+        }
+
+        @Override
+        public void suspended() {
+            future.taskScope = taskScope;
+            if (future.isCancelled()) {
+                taskScope.cancelOnLoop();
+            }
+        }
+
+        @Override
+        public void ended(@Nullable T value, @Nullable Throwable error) {
+            if (future.taskScope != null) {
+                future.taskScope = null;
+            }
             boolean caught = taskScope.exit(error);
             // Out of the ended task, so that the future's dependents that run here see no task.
             LoopTask prevTask = loop.frame.currentTask;
@@ -493,7 +527,7 @@ public final class BlockingPortal implements AutoCloseable {
             } finally {
                 loop.leave(null, threadLocals, prevTask, prevScope);
             }
-        });
+        }
     }
 
     private <T> void taskEnded(boolean cancelledCaught, PortalFuture<T> future, @Nullable T value,
@@ -532,9 +566,9 @@ public final class BlockingPortal implements AutoCloseable {
      * A portal task's future, and the callback that starts the task on the loop. Cancelling it
      * cancels the task's scope, whatever the portal's state. The future is cancelled first, then
      * the scope's cancel is queued to the loop, which owns the scope: a task that starts after the
-     * future was cancelled starts in a cancelled scope, and one that started before is cancelled by
-     * the queued callback. The loop thus writes no field that another thread reads to start a task,
-     * and needs no fence to do so.
+     * future was cancelled starts in a cancelled scope, and one that is past its first step is
+     * cancelled by the queued callback (see {@link TaskEnd}). Starting and ending a task that
+     * completes in its first step thus writes nothing to the future but its outcome.
      */
     static final class PortalFuture<T> extends CompletableFuture<T> implements Runnable {
 
@@ -554,6 +588,8 @@ public final class BlockingPortal implements AutoCloseable {
          */
         private static final long SPIN_NANOS = Long.getLong("portal.caller.spinNanos", 3_000L);
         private static final long MAX_SPIN_NANOS = Long.getLong("portal.caller.maxSpinNanos", 1_000_000L);
+        private static final long POLL_NANOS = 1_000L;
+        private static final int SHORT_QUEUE = 16;
         private static final int MAX_SPINNERS = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
         private static final AtomicInteger SPINNERS = new AtomicInteger();
 
@@ -562,8 +598,8 @@ public final class BlockingPortal implements AutoCloseable {
         final AsyncCallable<T> fn;
         final Locals locals;
         final @Nullable ContextSnapshot threadLocals;
-        /** Loop-confined. */
-        private @Nullable CancelScope taskScope;
+        /** The scope of a task past its first step, until it ends; loop-confined. */
+        @Nullable CancelScope taskScope;
 
         PortalFuture(BlockingPortal portal, @Nullable String name, AsyncCallable<T> fn, Locals locals,
                 @Nullable ContextSnapshot threadLocals) {
@@ -578,16 +614,6 @@ public final class BlockingPortal implements AutoCloseable {
         @Override
         public void run() {
             portal.startOnLoop(this);
-        }
-
-        /** The task's scope, made now on the loop; cancelled at once if the future was. */
-        CancelScope scopeForStart() {
-            CancelScope scope = CancelScope.create();
-            taskScope = scope;
-            if (isCancelled()) {
-                scope.cancel();
-            }
-            return scope;
         }
 
         @Override
@@ -622,7 +648,18 @@ public final class BlockingPortal implements AutoCloseable {
                 long deadline = now + SPIN_NANOS;
                 long giveUp = now + MAX_SPIN_NANOS;
                 long ticks = loop.ticks();
-                while (!isDone()) {
+                // Behind a long queue, look at the future once a microsecond: each look pulls
+                // its line from the loop, which then has to take it back to write it, and the
+                // loop would pay that on every task it runs while we wait.
+                long pollEvery = loop.backlog() > SHORT_QUEUE ? POLL_NANOS : 0;
+                long pollAgain = now;
+                while (true) {
+                    if (now - pollAgain >= 0) {
+                        if (isDone()) {
+                            return;
+                        }
+                        pollAgain = now + pollEvery;
+                    }
                     Thread.onSpinWait();
                     now = System.nanoTime();
                     if (now - deadline >= 0) {
@@ -633,6 +670,7 @@ public final class BlockingPortal implements AutoCloseable {
                         }
                         ticks = t;
                         deadline = now + SPIN_NANOS;
+                        pollEvery = loop.backlog() > SHORT_QUEUE ? POLL_NANOS : 0;
                     }
                 }
             } finally {

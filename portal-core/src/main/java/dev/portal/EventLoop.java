@@ -307,6 +307,10 @@ public final class EventLoop implements Executor, AutoCloseable {
     /** What a task's starter does with its outcome, on the loop thread. */
     interface TaskEnd<T> {
         void ended(@Nullable T value, @Nullable Throwable error);
+
+        /** Called once if the task's first step returns a stage that is not complete yet. */
+        default void suspended() {
+        }
     }
 
     /**
@@ -331,6 +335,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             end.ended(((CompletableFuture<T>) stage).getNow(null), null);
             return;
         }
+        end.suspended();
         stage.whenComplete((value, error) -> {
             if (inEventLoop()) {
                 liveTasks.remove(task);
@@ -565,6 +570,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         if (spinForWork(next)) {
             return;
         }
+        external.trim(); // keep nothing alive through an idle queue
         sleeping = 1;
         if (!external.isEmpty() || (stopRequested && state == RUNNING)) {
             sleeping = 0;
@@ -614,6 +620,11 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     boolean isSleeping() {
         return sleeping == 1;
+    }
+
+    /** About how many callbacks other threads have queued that the loop has not taken yet; a hint. */
+    long backlog() {
+        return external.backlog();
     }
 
     long ticks() {

@@ -751,6 +751,29 @@ class BlockingPortalTest {
         }
 
         @Test
+        void aCancelMadeDuringTheTasksFirstStepCancelsTheTaskWhenTheStepReturns() throws Exception {
+            for (int i = 0; i < 20; i++) {
+                AtomicReference<CompletableFuture<Void>> self = new AtomicReference<>();
+                CompletableFuture<Throwable> seenByTask = new CompletableFuture<>();
+                try (BlockingPortal portal = startPortal()) {
+                    CountDownLatch release = blockLoop(portal);
+                    CompletableFuture<Void> future = portal.startTaskSoon(() -> {
+                        // On the loop thread, inside the task's first step.
+                        assertThat(self.get().cancel(true)).isTrue();
+                        return Async.sleep(LONG).whenComplete((v, e) -> seenByTask.complete(e));
+                    });
+                    self.set(future);
+                    release.countDown();
+                    assertThat(seenByTask.get(WAIT.toSeconds(), TimeUnit.SECONDS))
+                            .as("what the task's sleep ended with").isInstanceOf(CancelledException.class);
+                    await().atMost(WAIT).until(() -> portal.statistics().tasks() == 0);
+                    assertThat(future).isCancelled();
+                    assertThat(portal.statistics().cancelled()).isEqualTo(1);
+                }
+            }
+        }
+
+        @Test
         void aFutureCancelledByStopWakesEveryWaiter() throws Exception {
             List<Thread> threads = new ArrayList<>();
             try (BlockingPortal portal = startPortal()) {

@@ -29,20 +29,19 @@ public final class MpscQueue<E> {
 
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Node[].class);
     private static final VarHandle NEXT;
+    private static final VarHandle HEAD;
     /**
-     * Where the tail and the head live in {@link #slots}: a cache line of empty slots on either
-     * side of each keeps the tail, which producers CAS, off the line of the head, which the
-     * consumer writes on every poll, and both off whatever the heap puts next to the array. The
-     * queue object itself is then never written after construction, so producers reading it hit
-     * their own cache.
+     * The tail's index in {@link #tailSlot}: a cache line of empty slots on either side keeps the
+     * tail, which producers CAS, off the lines of whatever the heap puts next to the array, in
+     * particular the consumer's fields, allocated right after it.
      */
     private static final int TAIL = 16;
-    private static final int HEAD = 2 * TAIL;
-    private static final int SLOTS = 3 * TAIL;
+    private static final int RETIRE_DELAY = 64;
 
     static {
         try {
             NEXT = MethodHandles.lookup().findVarHandle(Node.class, "next", Node.class);
+            HEAD = MethodHandles.lookup().findVarHandle(Consumer.class, "head", Node.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -52,9 +51,26 @@ public final class MpscQueue<E> {
         @Nullable Object item;
         @SuppressWarnings("unused") // read and written with NEXT
         @Nullable Node next;
+        /** How many nodes were offered before this one; written before the node is published. */
+        long seq;
 
         Node(@Nullable Object item) {
             this.item = item;
+        }
+    }
+
+    /** What only the consumer reads and writes, in an object of its own. */
+    private static final class Consumer {
+        /** The stub: the last node polled (or the first stub). Written with release stores. */
+        Node head;
+        /** The last node that got in before the close; null while open. */
+        @Nullable Node last;
+        /** Nodes polled past and not yet cleared, see {@link #retire}; a ring. */
+        final Node[] retiring = new Node[RETIRE_DELAY];
+        int retired;
+
+        Consumer(Node stub) {
+            head = stub;
         }
     }
 
@@ -62,18 +78,17 @@ public final class MpscQueue<E> {
     private static final Node CLOSED = new Node(null);
 
     /**
-     * Holds the tail, the last node offered ({@link #CLOSED} once closed), at {@link #TAIL}; and
-     * the head, the stub (the last node polled, or the first stub), at {@link #HEAD}, which only
-     * the consumer reads and writes.
+     * Holds the tail, the last node offered ({@link #CLOSED} once closed), at {@link #TAIL}. This
+     * queue object is never written after construction, so producers that read it hit their own
+     * cache.
      */
-    private final Node[] slots = new Node[SLOTS];
-    /** The last node that got in before the close; null while open. Consumer only. */
-    private @Nullable Node last;
+    private final Node[] tailSlot = new Node[2 * TAIL + 1];
+    private final Consumer consumer;
 
     public MpscQueue() {
         Node stub = new Node(null);
-        slots[HEAD] = stub;
-        SLOT.setVolatile(slots, TAIL, stub);
+        consumer = new Consumer(stub);
+        SLOT.setVolatile(tailSlot, TAIL, stub);
     }
 
     /**
@@ -89,7 +104,8 @@ public final class MpscQueue<E> {
             if (t == CLOSED) {
                 return false;
             }
-        } while (!SLOT.weakCompareAndSet(slots, TAIL, t, node));
+            node.seq = t.seq + 1;
+        } while (!SLOT.weakCompareAndSet(tailSlot, TAIL, t, node));
         NEXT.setRelease(t, node);
         return true;
     }
@@ -100,18 +116,56 @@ public final class MpscQueue<E> {
      */
     @SuppressWarnings("unchecked")
     public @Nullable E poll() {
-        Node h = head();
+        Consumer c = consumer;
+        Node h = c.head;
         Node n = (Node) NEXT.getAcquire(h);
         if (n == null) {
             return null;
         }
-        Object item = n.item;
+        HEAD.setRelease(c, n);
+        retire(c, h);
+        return (E) n.item;
+    }
+
+    /**
+     * Clears a node that left the queue, once {@link #RETIRE_DELAY} more have left after it: its
+     * item is dropped, and it links to itself so that, should it have aged into an older heap
+     * generation, it does not keep the nodes after it alive there. The clearing is delayed because
+     * a node sits in memory next to what its producer allocated right after it, often the element
+     * of the next offer, which that producer may be reading at this very moment (a thread waiting
+     * for its call's result): a write there now would take the line from under it, one transfer
+     * per poll. Nodes a few dozen polls back are long out of the producers' caches.
+     */
+    private static void retire(Consumer c, Node old) {
+        int i = c.retired++ & (RETIRE_DELAY - 1);
+        Node due = c.retiring[i];
+        c.retiring[i] = old;
+        if (due != null) {
+            clear(due);
+        }
+    }
+
+    private static void clear(Node n) {
         n.item = null;
-        slots[HEAD] = n;
-        // The old stub is garbage; linking it to itself keeps it from holding newer nodes alive
-        // from an older generation. Its producer has written its one link already: we read it.
-        NEXT.set(h, h);
-        return (E) item;
+        NEXT.set(n, n);
+    }
+
+    /**
+     * Clears every node that left the queue, and drops the last element polled, which the head
+     * still holds: call it before the consumer goes idle, so that an idle queue keeps nothing
+     * reachable that was polled from it. Consumer thread only.
+     */
+    public void trim() {
+        Consumer c = consumer;
+        Node[] ring = c.retiring;
+        for (int i = 0; i < RETIRE_DELAY; i++) {
+            Node n = ring[i];
+            if (n != null) {
+                ring[i] = null;
+                clear(n);
+            }
+        }
+        c.head.item = null;
     }
 
     /**
@@ -121,8 +175,8 @@ public final class MpscQueue<E> {
      */
     public boolean isEmpty() {
         Node t = tail();
-        Node h = head();
-        return t == h || (t == CLOSED && h == last);
+        Node h = consumer.head;
+        return t == h || (t == CLOSED && h == consumer.last);
     }
 
     /**
@@ -130,9 +184,23 @@ public final class MpscQueue<E> {
      * tells when the last one is out. Idempotent. Consumer thread only.
      */
     public void close() {
-        if (last == null) {
-            last = (Node) SLOT.getAndSet(slots, TAIL, CLOSED);
+        Consumer c = consumer;
+        if (c.last == null) {
+            c.last = (Node) SLOT.getAndSet(tailSlot, TAIL, CLOSED);
         }
+    }
+
+    /**
+     * About how many elements wait to be polled: a hint for a thread deciding how to wait for the
+     * consumer, not a count to act on. Any thread; 0 once closed.
+     */
+    public long backlog() {
+        Node t = tail();
+        if (t == CLOSED) {
+            return 0;
+        }
+        Node h = (Node) HEAD.getAcquire(consumer);
+        return Math.max(0, t.seq - h.seq);
     }
 
     /** Whether {@link #close} has been called. */
@@ -140,11 +208,7 @@ public final class MpscQueue<E> {
         return tail() == CLOSED;
     }
 
-    private Node head() {
-        return slots[HEAD];
-    }
-
     private Node tail() {
-        return (Node) SLOT.getVolatile(slots, TAIL);
+        return (Node) SLOT.getVolatile(tailSlot, TAIL);
     }
 }

@@ -1,7 +1,10 @@
 package dev.portal.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import java.lang.ref.WeakReference;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -62,6 +65,42 @@ class MpscQueueTest {
     }
 
     @Test
+    void backlogCountsWhatWaitsToBePolled() {
+        MpscQueue<Integer> q = new MpscQueue<>();
+        assertThat(q.backlog()).isZero();
+        for (int i = 0; i < 5; i++) {
+            q.offer(i);
+        }
+        assertThat(q.backlog()).isEqualTo(5);
+        q.poll();
+        q.poll();
+        assertThat(q.backlog()).isEqualTo(3);
+        q.close();
+        assertThat(q.backlog()).as("a closed queue takes no more").isZero();
+    }
+
+    @Test
+    void aTrimmedQueueKeepsNothingItHandedOutReachable() {
+        MpscQueue<Object> q = new MpscQueue<>();
+        List<WeakReference<Object>> handedOut = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            Object e = new byte[1024];
+            handedOut.add(new WeakReference<>(e));
+            q.offer(e);
+        }
+        while (q.poll() != null) {
+            // drain
+        }
+        q.trim();
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            System.gc();
+            assertThat(handedOut).allMatch(ref -> ref.get() == null);
+        });
+        q.offer("after");
+        assertThat(q.poll()).isEqualTo("after");
+    }
+
+    @Test
     void concurrentProducersLoseNothingAndKeepEachProducersOrder() throws Exception {
         int perProducer = 200_000;
         MpscQueue<long[]> q = new MpscQueue<>();
@@ -70,7 +109,7 @@ class MpscQueueTest {
         for (int p = 0; p < PRODUCERS; p++) {
             int id = p;
             Thread t = new Thread(() -> {
-                await(start);
+                awaitBarrier(start);
                 for (int i = 0; i < perProducer; i++) {
                     q.offer(new long[] {id, i});
                 }
@@ -171,7 +210,7 @@ class MpscQueueTest {
         return sets;
     }
 
-    private static void await(CyclicBarrier barrier) {
+    private static void awaitBarrier(CyclicBarrier barrier) {
         try {
             barrier.await(10, TimeUnit.SECONDS);
         } catch (Exception e) {
