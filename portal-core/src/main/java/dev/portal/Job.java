@@ -132,9 +132,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
         worker.setCurrentJob(this);
         if (!STATE.compareAndSet(this, STARTING, RUNNING)) {
             worker.setCurrentJob(null);
-            worker.release();
-            limiter().releaseOnBehalfOf(this);
-            postCompletion();
+            handOn(worker);
             return;
         }
         OffloadCounters c = loop.offloads;
@@ -151,10 +149,18 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             worker.setCurrentJob(null);
         }
         (failed ? c.failed : c.succeeded).increment();
-        // Searching again first, then free the token here: if a call is queued for it, this same
-        // worker takes it without parking and without waking another.
-        worker.release();
+        handOn(worker);
+    }
+
+    /**
+     * Frees the token here, on the worker: if a call waits for it, this same worker runs that call
+     * next, without a queue or a wake-up. Otherwise the worker counts as searching before the loop
+     * hears of this call, so the caller's next call finds it instead of waking another.
+     */
+    private void handOn(Worker worker) {
+        worker.openHandoff();
         limiter().releaseOnBehalfOf(this);
+        worker.release();
         postCompletion();
     }
 

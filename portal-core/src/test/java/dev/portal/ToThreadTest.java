@@ -842,6 +842,35 @@ class ToThreadTest {
     }
 
     @Test
+    void aCallWaitingForATokenRunsOnTheWorkerThatFreesIt() throws Exception {
+        for (int round = 0; round < 20; round++) {
+            int calls = 50;
+            CountDownLatch allSubmitted = new CountDownLatch(1);
+            AtomicReference<EventLoop> loop = new AtomicReference<>();
+            List<Thread> ranOn = EventLoop.builder().name("tt-handoff").run(() -> {
+                loop.set(EventLoop.current());
+                CapacityLimiter one = new CapacityLimiter(1);
+                RunSyncOptions options = RunSyncOptions.defaults().withLimiter(one);
+                List<CompletionStage<Thread>> stages = new ArrayList<>();
+                for (int i = 0; i < calls; i++) {
+                    boolean first = i == 0;
+                    stages.add(ToThread.runSync(() -> {
+                        if (first) {
+                            // the other calls queue for the token behind this one
+                            assertThat(allSubmitted.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                        }
+                        return Thread.currentThread();
+                    }, options));
+                }
+                allSubmitted.countDown();
+                return sequentially(calls, i -> stages.get(i));
+            });
+            assertThat(new HashSet<>(ranOn)).as("threads that ran the %d calls", calls).hasSize(1);
+            assertThat(loop.get().statistics().workers().created()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void concurrentCallsNeverQueueBehindAnotherCallOnTheSameWorker() throws Exception {
         int rounds = 2000;
         // each round's two calls wait for each other: they must run on two threads at once

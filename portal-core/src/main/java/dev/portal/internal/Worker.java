@@ -20,10 +20,12 @@ public final class Worker implements Runnable {
     static final int RETIRED = 3;
 
     private static final VarHandle STATE;
+    private static final VarHandle CURRENT_JOB;
 
     static {
         try {
             STATE = MethodHandles.lookup().findVarHandle(Worker.class, "state", int.class);
+            CURRENT_JOB = MethodHandles.lookup().findVarHandle(Worker.class, "currentJob", Object.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -31,11 +33,17 @@ public final class Worker implements Runnable {
 
     private static final ThreadLocal<Worker> CURRENT = new ThreadLocal<>();
 
-    private final WorkerPool pool;
+    final WorkerPool pool;
     private volatile int state = SEARCHING;
+    /** Written by this worker with release stores; read by anyone (an interrupter's scan). */
     private volatile @Nullable Object currentJob;
-    /** Whether the running job has already counted this worker as searching again; worker thread only. */
+    // Worker thread only.
+    /** Whether the running job has counted this worker as searching again (see {@link #release}). */
     private boolean released;
+    /** Whether a job dispatched from this thread now is handed to this worker (see {@link #openHandoff}). */
+    private boolean handoffOpen;
+    /** A job handed to this worker, to run next. */
+    @Nullable WorkerJob handoff;
     long idleSinceNanos;
     @Nullable Thread thread;
 
@@ -57,8 +65,12 @@ public final class Worker implements Runnable {
         return currentJob;
     }
 
+    /**
+     * Marks the job the worker runs, or null. A release store: a job that must be found by an
+     * interrupter publishes its state with a CAS after this, which orders the two.
+     */
     public void setCurrentJob(@Nullable Object job) {
-        this.currentJob = job;
+        CURRENT_JOB.setRelease(this, job);
     }
 
     public Thread thread() {
@@ -91,31 +103,60 @@ public final class Worker implements Runnable {
     }
 
     /**
-     * Declares the running job finished with this thread: the worker counts as searching from now
-     * on, so a call that the job's token release hands on is picked up by this worker instead of
-     * waking another. Once per job; a second call is ignored.
+     * Declares that the running job is about to free its limiter token: a job that the release
+     * dispatches from this thread is handed to this worker to run next, with no queue, no atomic
+     * count and no wake-up (see {@link WorkerPool#dispatch}). Follow with {@link #release}.
+     */
+    public void openHandoff() {
+        if (state == BUSY) {
+            handoffOpen = true;
+        }
+    }
+
+    /**
+     * Declares the running job finished with this thread: unless a job was handed to it, the worker
+     * counts as searching from now on, so a call that the job's caller makes next, once it hears
+     * of this one, is picked up by this worker instead of waking another. Once per job; a second
+     * call is ignored.
      */
     public void release() {
-        if (released || state != BUSY) {
+        handoffOpen = false;
+        if (released || handoff != null || state != BUSY) {
             return;
         }
         released = true;
         pool.searching();
     }
 
-    void startJob() {
-        released = false;
-        state = BUSY;
+    /** Whether a job dispatched now from this worker's thread can be handed to it. */
+    boolean takesHandoff(WorkerPool dispatcher) {
+        return handoffOpen && handoff == null && dispatcher == pool;
     }
 
-    /** After the job: searching again, unless the job already said so. */
-    void endJob() {
-        currentJob = null;
+    void startJob() {
+        released = false;
+        handoffOpen = false;
+        STATE.setRelease(this, BUSY);
+    }
+
+    /**
+     * After the job: the job handed to this worker, which it runs next, still busy and never
+     * counted as searching; or null, and the worker is searching again.
+     */
+    @Nullable WorkerJob endJob() {
+        CURRENT_JOB.setRelease(this, null);
+        handoffOpen = false;
+        WorkerJob next = handoff;
+        if (next != null) {
+            handoff = null;
+            return next;
+        }
         if (!released) {
             released = true;
             pool.searching();
         }
-        state = SEARCHING;
+        STATE.setRelease(this, SEARCHING);
+        return null;
     }
 
     @Override

@@ -26,7 +26,9 @@ import org.jspecify.annotations.Nullable;
  * parked worker (or starts a thread) only when nobody is searching, and a searcher that takes a
  * job while more are queued and no other searcher is left wakes the next one. So a burst of calls
  * wakes workers one after another, as many as the work needs, instead of all at once; a worker
- * that finishes a job searches first and, for short calls, takes the next one itself. This is the
+ * whose job frees a limiter token that a queued call is waiting for runs that call next itself
+ * (a hand-off, no queue), and one that finishes with nothing handed to it counts as searching
+ * before its caller hears of the result, so the caller's next call finds it. This is the
  * scheme of Go's scheduler and of {@code LinkedBlockingQueue}'s cascading signal.
  *
  * <p><b>Idle workers.</b> A worker that finds nothing spins for a few microseconds if no other
@@ -69,10 +71,20 @@ public final class WorkerPool {
         }
     }
 
-    /** Queues the job for a worker, waking or starting one if nobody is searching. Any thread. */
+    /**
+     * Queues the job for a worker, waking or starting one if nobody is searching. Any thread. A
+     * worker of this pool whose job is freeing its token (the release grants the next call) takes
+     * the job itself, as its next one: in a steady stream of short calls under a limiter, each
+     * worker then runs call after call with no queue and no wake-up.
+     */
     public void dispatch(WorkerJob job) {
         if (shutdown) {
             throw new IllegalStateException("worker pool " + namePrefix + "* is shut down");
+        }
+        Worker self = Worker.current();
+        if (self != null && self.takesHandoff(this)) {
+            self.handoff = job;
+            return;
         }
         queue.offer(job);
         if (searchers.get() == 0) {
@@ -116,14 +128,19 @@ public final class WorkerPool {
                 if (searchers.decrementAndGet() == 0 && !queue.isEmpty()) {
                     wakeOrStart();
                 }
-                try {
-                    job.runOnWorker(worker);
-                } catch (Throwable t) {
-                    reportUncaught(t);
-                } finally {
-                    Thread.interrupted();
-                    worker.endJob();
-                }
+                do {
+                    try {
+                        job.runOnWorker(worker);
+                    } catch (Throwable t) {
+                        reportUncaught(t);
+                    } finally {
+                        Thread.interrupted();
+                    }
+                    job = worker.endJob();
+                    if (job != null) {
+                        worker.startJob(); // handed to us: still busy, never counted as searching
+                    }
+                } while (job != null);
                 continue;
             }
             if (SPIN_NANOS > 0 && spinForJob()) {
