@@ -63,6 +63,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     private static final int STOPPING = 2;
     private static final int TERMINATED = 3;
     private static final int EXTERNAL_BATCH = 1024;
+    private static final int SLEEP_FLAG = 16;
 
     private static final VarHandle SLEEPING;
     private static final VarHandle TICKS;
@@ -70,7 +71,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
-            SLEEPING = lookup.findVarHandle(EventLoop.class, "sleeping", int.class);
+            SLEEPING = MethodHandles.arrayElementVarHandle(int[].class);
             TICKS = lookup.findVarHandle(LoopFrameFields.class, "ticks", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -92,7 +93,13 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private volatile @Nullable Thread thread;
     private volatile int state = NEW;
-    private volatile int sleeping;
+    /**
+     * The park flag, 1 while the loop sleeps, at index {@link #SLEEP_FLAG}: the loop writes it on
+     * every park and submitters CAS it, so it sits a cache line away from every field that
+     * submitters read on each submission (the thread, the state, the queue), which would otherwise
+     * miss after each of the loop's naps.
+     */
+    private final int[] sleeping = new int[2 * SLEEP_FLAG + 1];
     private volatile boolean stopRequested;
     private long stopDeadline;
 
@@ -234,7 +241,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     }
 
     private void wakeup() {
-        if (sleeping == 1 && SLEEPING.compareAndSet(this, 1, 0)) {
+        if ((int) SLEEPING.getVolatile(sleeping, SLEEP_FLAG) == 1
+                && SLEEPING.compareAndSet(sleeping, SLEEP_FLAG, 1, 0)) {
             Thread t = thread;
             if (t != null) {
                 LockSupport.unpark(t);
@@ -571,9 +579,9 @@ public final class EventLoop implements Executor, AutoCloseable {
             return;
         }
         external.trim(); // keep nothing alive through an idle queue
-        sleeping = 1;
+        SLEEPING.setVolatile(sleeping, SLEEP_FLAG, 1);
         if (!external.isEmpty() || (stopRequested && state == RUNNING)) {
-            sleeping = 0;
+            SLEEPING.setVolatile(sleeping, SLEEP_FLAG, 0);
             return;
         }
         long until = next != null ? next.deadlineNanos() : Long.MAX_VALUE;
@@ -588,7 +596,7 @@ public final class EventLoop implements Executor, AutoCloseable {
                 LockSupport.parkNanos(this, wait);
             }
         }
-        sleeping = 0;
+        SLEEPING.setVolatile(sleeping, SLEEP_FLAG, 0);
     }
 
     /**
@@ -619,7 +627,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     private static final long SPIN_NANOS = Long.getLong("portal.loop.spinNanos", 20_000L);
 
     boolean isSleeping() {
-        return sleeping == 1;
+        return (int) SLEEPING.getVolatile(sleeping, SLEEP_FLAG) == 1;
     }
 
     /** About how many callbacks other threads have queued that the loop has not taken yet; a hint. */
