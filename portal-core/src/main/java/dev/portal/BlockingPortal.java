@@ -14,9 +14,11 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 
+import dev.portal.internal.MpscQueue;
 import dev.portal.internal.ThreadContext;
 
 import io.micrometer.context.ContextSnapshot;
@@ -570,7 +572,7 @@ public final class BlockingPortal implements AutoCloseable {
      * cancelled by the queued callback (see {@link TaskEnd}). Starting and ending a task that
      * completes in its first step thus writes nothing to the future but its outcome.
      */
-    static final class PortalFuture<T> extends CompletableFuture<T> implements Runnable {
+    static final class PortalFuture<T> extends CompletableFuture<T> implements Runnable, MpscQueue.Sequenced {
 
         /**
          * How a thread blocking on a portal future waits: it spins while the loop is getting
@@ -598,6 +600,8 @@ public final class BlockingPortal implements AutoCloseable {
         final AsyncCallable<T> fn;
         final Locals locals;
         final @Nullable ContextSnapshot threadLocals;
+        /** Where the future went in the loop's queue (0 if not through it); the submitter writes it. */
+        private long seq;
         /** The scope of a task past its first step, until it ends; loop-confined. */
         @Nullable CancelScope taskScope;
 
@@ -610,6 +614,11 @@ public final class BlockingPortal implements AutoCloseable {
             this.threadLocals = threadLocals;
         }
 
+        @Override
+        public void sequenced(long seq) {
+            this.seq = seq;
+        }
+
         /** Starts the task. Loop thread. */
         @Override
         public void run() {
@@ -619,19 +628,77 @@ public final class BlockingPortal implements AutoCloseable {
         @Override
         public T get() throws InterruptedException, ExecutionException {
             spinUntilDone();
+            if (!isDone()) {
+                parkUntilDone(true, 0L);
+            }
             return super.get();
         }
 
         @Override
         public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
             spinUntilDone();
-            return super.get(timeout, unit);
+            if (!isDone()) {
+                long nanos = unit.toNanos(timeout);
+                if (nanos > 0) {
+                    parkUntilDone(true, System.nanoTime() + nanos | 1L);
+                }
+            }
+            return super.get(0L, TimeUnit.NANOSECONDS);
         }
 
         @Override
         public T join() {
             spinUntilDone();
+            if (!isDone()) {
+                try {
+                    parkUntilDone(false, 0L);
+                } catch (InterruptedException impossible) {
+                    throw new AssertionError(impossible);
+                }
+            }
             return super.join();
+        }
+
+        /**
+         * Parks until the future is done, or the deadline ({@code System.nanoTime()}, 0 for none)
+         * passes, or (if {@code interruptible}) the thread is interrupted. The wake-up comes from a
+         * dependent of the future, so every way of completing it wakes the thread; when the loop
+         * completes it, the loop wakes the thread at the end of its turn ({@link EventLoop#wake})
+         * rather than at once. A thread that waits for many futures in turn, behind a loop that
+         * has thousands of tasks to run, then wakes once per turn of up to a thousand tasks, not
+         * once per task: each wake-up costs the loop an {@code unpark}, and when the two threads
+         * share a core, the woken waiter would take the core from the loop every time.
+         *
+         * @throws InterruptedException if interruptible and the thread was interrupted (cleared)
+         */
+        private void parkUntilDone(boolean interruptible, long deadline) throws InterruptedException {
+            Thread me = Thread.currentThread();
+            EventLoop loop = portal.loop;
+            whenComplete((v, e) -> loop.wake(me));
+            boolean interrupted = false;
+            try {
+                while (!isDone()) {
+                    if (Thread.interrupted()) {
+                        if (interruptible) {
+                            throw new InterruptedException();
+                        }
+                        interrupted = true;
+                    }
+                    if (deadline == 0L) {
+                        LockSupport.park(this);
+                    } else {
+                        long left = deadline - System.nanoTime();
+                        if (left <= 0) {
+                            return;
+                        }
+                        LockSupport.parkNanos(this, left);
+                    }
+                }
+            } finally {
+                if (interrupted) {
+                    me.interrupt();
+                }
+            }
         }
 
         private void spinUntilDone() {
@@ -663,9 +730,11 @@ public final class BlockingPortal implements AutoCloseable {
                     Thread.onSpinWait();
                     now = System.nanoTime();
                     if (now - deadline >= 0) {
-                        // Out of patience, unless the loop is getting through its queue.
+                        // Out of patience, unless the loop is getting through its queue and is
+                        // close to this call: behind dozens of others (a crowd of callers), the
+                        // CPU is better spent on the crowd's wake-ups than on one skipped park.
                         long t = loop.ticks();
-                        if (t == ticks || now - giveUp >= 0) {
+                        if (t == ticks || loop.aheadOf(seq) > SHORT_QUEUE || now - giveUp >= 0) {
                             return;
                         }
                         ticks = t;

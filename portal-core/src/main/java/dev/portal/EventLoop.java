@@ -67,12 +67,16 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private static final VarHandle SLEEPING;
     private static final VarHandle TICKS;
+    private static final VarHandle LAST_TIMER_LAG;
+    private static final VarHandle MAX_TIMER_LAG;
 
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             SLEEPING = MethodHandles.arrayElementVarHandle(int[].class);
             TICKS = lookup.findVarHandle(LoopFrameFields.class, "ticks", long.class);
+            LAST_TIMER_LAG = lookup.findVarHandle(LoopFrameFields.class, "lastTimerLagNanos", long.class);
+            MAX_TIMER_LAG = lookup.findVarHandle(LoopFrameFields.class, "maxTimerLagNanos", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -86,6 +90,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     private final LiveTasks liveTasks = new LiveTasks();
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
     private final List<Runnable> shutdownHooks = new ArrayList<>();
+    /** Threads to unpark at the end of the turn; loop thread only (see {@link #wake}). */
+    private final List<Thread> wakeAfterTurn = new ArrayList<>();
     final CancelScope rootScope = CancelScope.root();
     final WorkerPool workers;
     final CapacityLimiter defaultLimiter;
@@ -108,8 +114,6 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     // Observability, written by the loop thread, read anywhere.
     private final LongAdder callbackFailures = new LongAdder();
-    private volatile long lastTimerLagNanos;
-    private volatile long maxTimerLagNanos;
     final BlockedLoopDetector.Probe blockedProbe;
 
     private EventLoop(Builder config) {
@@ -230,10 +234,53 @@ public final class EventLoop implements Executor, AutoCloseable {
     }
 
     private void executeExternal(Runnable command) {
-        if (!external.offer(command)) {
+        submit(command);
+    }
+
+    /**
+     * Queues {@code command} from a thread other than the loop's and returns its place in the
+     * external queue, for {@link #aheadOf}. Any thread but the loop's.
+     *
+     * @throws RejectedExecutionException if the loop has stopped
+     */
+    long submit(Runnable command) {
+        long seq = external.append(command);
+        if (seq < 0) {
             throw rejection();
         }
         wakeup();
+        return seq;
+    }
+
+    /**
+     * About how many callbacks submitted from other threads the loop has still to take before the
+     * one that {@link #submit} placed at {@code seq} (0 once it took that one); a hint.
+     */
+    long aheadOf(long seq) {
+        return Math.max(0, seq - 1 - external.polled());
+    }
+
+    /**
+     * Unparks {@code waiter}, a thread blocked on a result this loop completed: at the end of the
+     * loop's current turn when called on the loop thread, at once otherwise. A turn runs up to a
+     * thousand callbacks; a thread waiting for many results in turn is then woken once per turn,
+     * and the loop pays one {@code unpark} per waiter per turn instead of one per result.
+     */
+    void wake(Thread waiter) {
+        if (inEventLoop()) {
+            wakeAfterTurn.add(waiter); // a repeat costs a spare unpark, which park's callers tolerate
+        } else {
+            LockSupport.unpark(waiter);
+        }
+    }
+
+    /** Unparks the threads that {@link #wake} put off. Loop thread only. */
+    private void wakeWaiters() {
+        List<Thread> waiters = wakeAfterTurn;
+        for (int i = 0, n = waiters.size(); i < n; i++) {
+            LockSupport.unpark(waiters.get(i));
+        }
+        waiters.clear();
     }
 
     private RejectedExecutionException rejection() {
@@ -523,9 +570,9 @@ public final class EventLoop implements Executor, AutoCloseable {
         TimerQueue.Timer timer;
         while ((timer = timers.pollDue(now)) != null) {
             long lag = now - timer.deadlineNanos();
-            lastTimerLagNanos = lag;
-            if (lag > maxTimerLagNanos) {
-                maxTimerLagNanos = lag;
+            LAST_TIMER_LAG.setOpaque(frame, lag);
+            if (lag > frame.maxTimerLagNanos) {
+                MAX_TIMER_LAG.setOpaque(frame, lag);
             }
             runCallback(timers.actionOf(timer));
             worked = true;
@@ -540,6 +587,9 @@ public final class EventLoop implements Executor, AutoCloseable {
         while (n-- > 0 && (r = local.poll()) != null) {
             runCallback(r);
             worked = true;
+        }
+        if (!wakeAfterTurn.isEmpty()) {
+            wakeWaiters();
         }
         return worked;
     }
@@ -700,6 +750,7 @@ public final class EventLoop implements Executor, AutoCloseable {
                 }
             }
         }
+        wakeWaiters(); // anything put off by the last callbacks (later wakes are immediate)
         blockedProbe.unregister();
         // Idle workers exit now and are joined; a worker still running an abandoned call exits
         // when the call returns (it is a daemon thread, and the loop does not wait for it).
@@ -793,8 +844,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     /** An immutable snapshot of the loop's state and counters. Any thread; no locks on the loop. */
     public EventLoopStatistics statistics() {
         return new EventLoopStatistics(name, state == RUNNING, state == TERMINATED, liveTasks.size(),
-                (long) TICKS.getOpaque(frame), callbackFailures.sum(), Duration.ofNanos(Math.max(0, lastTimerLagNanos)),
-                Duration.ofNanos(Math.max(0, maxTimerLagNanos)), blockedProbe.blockedEvents(),
+                (long) TICKS.getOpaque(frame), callbackFailures.sum(), Duration.ofNanos(Math.max(0, (long) LAST_TIMER_LAG.getOpaque(frame))),
+                Duration.ofNanos(Math.max(0, (long) MAX_TIMER_LAG.getOpaque(frame))), blockedProbe.blockedEvents(),
                 blockedProbe.longestBlock(), new WorkerPoolStatistics(workers.liveThreads(), workers.idleThreads(),
                         offloads.runningNow(), offloads.abandonedRunning(), workers.createdThreads(),
                         workers.retiredThreads(), workers.isVirtual()),

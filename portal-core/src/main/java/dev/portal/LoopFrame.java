@@ -4,7 +4,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * What the loop thread writes on every callback: the running task and scope, the tick count the
- * blocked-loop watchdog samples, and the time the current turn began. They live in an object of
+ * blocked-loop watchdog samples, the time the current turn began, and the lag of the last timer. They live in an object of
  * their own, padded with a cache line on either side, so that these writes never invalidate the
  * line of a field that other threads read to submit work (the loop's thread, state and queue),
  * nor the line of a neighbouring object.
@@ -30,12 +30,15 @@ abstract class LoopFramePadding {
     private long p0, p1, p2, p3, p4, p5, p6, p7;
 }
 
-/** The fields of {@link LoopFrame}; loop thread only, except {@code ticks} (opaque). */
+/** The fields of {@link LoopFrame}; loop thread only, except those written with opaque stores. */
 abstract class LoopFrameFields extends LoopFramePadding {
     /** Callbacks run so far; written with opaque stores, read by the watchdog. */
     long ticks;
     /** When the current turn of the loop began ({@link System#nanoTime()}). */
     long turnNanos = System.nanoTime();
+    /** How late the last timer fired, and the most any did; written with opaque stores. */
+    long lastTimerLagNanos;
+    long maxTimerLagNanos;
     @Nullable LoopTask currentTask;
     CancelScope currentScope;
 }

@@ -22,6 +22,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -769,6 +770,81 @@ class BlockingPortalTest {
                     await().atMost(WAIT).until(() -> portal.statistics().tasks() == 0);
                     assertThat(future).isCancelled();
                     assertThat(portal.statistics().cancelled()).isEqualTo(1);
+                }
+            }
+        }
+
+        @Test
+        void aTimedGetOnAPortalFutureTimesOutAndLeavesTheTaskRunning() throws Exception {
+            try (BlockingPortal portal = startPortal()) {
+                CompletableFuture<Void> future = portal.startTaskSoon(() -> Async.sleep(LONG));
+                long t0 = System.nanoTime();
+                assertThatThrownBy(() -> future.get(50, TimeUnit.MILLISECONDS)).isInstanceOf(TimeoutException.class);
+                assertThat(Duration.ofNanos(System.nanoTime() - t0))
+                        .isGreaterThanOrEqualTo(Duration.ofMillis(50)).isLessThan(WAIT);
+                assertThatThrownBy(() -> future.get(0, TimeUnit.NANOSECONDS)).isInstanceOf(TimeoutException.class);
+                assertThat(future).isNotDone();
+                assertThat(portal.statistics().tasks()).isEqualTo(1);
+                future.cancel(true);
+                await().atMost(WAIT).until(() -> portal.statistics().tasks() == 0);
+            }
+        }
+
+        @Test
+        void aJoinOnAPortalFutureKeepsWaitingThroughAnInterruptAndKeepsTheFlag() throws Exception {
+            List<Thread> threads = new ArrayList<>();
+            AtomicBoolean flagAfterwards = new AtomicBoolean();
+            try (BlockingPortal portal = startPortal()) {
+                CompletableFuture<String> release = new CompletableFuture<>();
+                CompletableFuture<String> future = portal.startTaskSoon(() -> Async.await(release));
+                CompletableFuture<String> joined = onNewThread("joiner", () -> {
+                    try {
+                        return future.join();
+                    } finally {
+                        flagAfterwards.set(Thread.currentThread().isInterrupted());
+                    }
+                }, threads);
+                Thread joiner = threads.get(0);
+                await().atMost(WAIT).until(() -> joiner.getState() == Thread.State.WAITING);
+                joiner.interrupt();
+                await().during(Duration.ofMillis(100)).atMost(WAIT).until(() -> !joined.isDone());
+                release.complete("done");
+                assertThat(joined.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("done");
+                assertThat(flagAfterwards).as("the interrupt is kept for the caller").isTrue();
+            }
+            joinAll(threads);
+        }
+
+        @Test
+        void aCancelFromAnotherThreadWakesAThreadBlockedOnTheFuture() throws Exception {
+            List<Thread> threads = new ArrayList<>();
+            try (BlockingPortal portal = startPortal()) {
+                for (int i = 0; i < 50; i++) {
+                    CompletableFuture<Void> future = portal.startTaskSoon(() -> Async.sleep(LONG));
+                    CompletableFuture<Object> get = onNewThread("get-" + i, future::get, threads);
+                    Thread getter = threads.get(threads.size() - 1);
+                    await().atMost(WAIT).until(() -> getter.getState() == Thread.State.WAITING);
+                    future.cancel(true);
+                    assertThat(failureOf(get)).isInstanceOf(CancellationException.class);
+                }
+                await().atMost(WAIT).until(() -> portal.statistics().tasks() == 0);
+            }
+            joinAll(threads);
+        }
+
+        @Test
+        void aThreadWaitingForManyFuturesInTurnSeesEveryResult() throws Exception {
+            try (BlockingPortal portal = startPortal()) {
+                for (int round = 0; round < 20; round++) {
+                    int n = 5_000;
+                    List<CompletableFuture<Integer>> futures = new ArrayList<>(n);
+                    for (int i = 0; i < n; i++) {
+                        int x = i;
+                        futures.add(portal.startTaskSoon(() -> CompletableFuture.completedFuture(x)));
+                    }
+                    for (int i = 0; i < n; i++) {
+                        assertThat(futures.get(i).get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo(i);
+                    }
                 }
             }
         }

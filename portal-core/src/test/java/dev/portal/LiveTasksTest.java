@@ -7,6 +7,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -93,7 +94,9 @@ class LiveTasksTest {
         Thread writer = new Thread(() -> {
             Random random = new Random(42);
             List<LoopTask> churn = new ArrayList<>();
-            for (int i = 0; i < 200_000; i++) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            // Churn until the readers have walked the list often, so the two always overlap.
+            for (int i = 0; (i < 200_000 || snapshots.get() < 500) && System.nanoTime() - deadline < 0; i++) {
                 if (churn.isEmpty() || random.nextBoolean()) {
                     LoopTask t = task("t");
                     tasks.add(t);
@@ -128,7 +131,7 @@ class LiveTasksTest {
         if (failure.get() != null) {
             throw failure.get();
         }
-        assertThat(snapshots.get()).isPositive();
+        assertThat(snapshots.get()).as("snapshots taken during the churn").isGreaterThanOrEqualTo(500);
         List<LoopTask> last = tasks.snapshot(null);
         assertThat(last).containsAll(stable);
         assertThat(last).hasSize(tasks.size());

@@ -97,17 +97,42 @@ public final class MpscQueue<E> {
      * @return false, and nothing is appended, if the queue is closed
      */
     public boolean offer(E e) {
+        return append(e) > 0;
+    }
+
+    /**
+     * Appends {@code e} and returns its sequence number: how many elements were offered before it,
+     * plus one. Compare it with {@link #polled()} to tell how many are ahead of it. Any thread.
+     *
+     * @return the sequence number, or -1 (nothing is appended) if the queue is closed
+     */
+    public long append(E e) {
         Node node = new Node(e);
         Node t;
+        long seq;
         do {
             t = tail();
             if (t == CLOSED) {
-                return false;
+                return -1;
             }
-            node.seq = t.seq + 1;
+            seq = t.seq + 1;
+            node.seq = seq;
+            if (e instanceof Sequenced) {
+                ((Sequenced) e).sequenced(seq); // before it is published, so the consumer never sees the write
+            }
         } while (!SLOT.weakCompareAndSet(tailSlot, TAIL, t, node));
         NEXT.setRelease(t, node);
-        return true;
+        return seq;
+    }
+
+    /** An element that wants to know its sequence number, told before it is published. */
+    public interface Sequenced {
+        void sequenced(long seq);
+    }
+
+    /** The sequence number of the last element polled (0 before the first). Any thread; a hint. */
+    public long polled() {
+        return ((Node) HEAD.getAcquire(consumer)).seq;
     }
 
     /**
@@ -199,8 +224,7 @@ public final class MpscQueue<E> {
         if (t == CLOSED) {
             return 0;
         }
-        Node h = (Node) HEAD.getAcquire(consumer);
-        return Math.max(0, t.seq - h.seq);
+        return Math.max(0, t.seq - polled());
     }
 
     /** Whether {@link #close} has been called. */
