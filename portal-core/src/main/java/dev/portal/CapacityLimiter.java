@@ -48,6 +48,9 @@ public final class CapacityLimiter {
     }
 
     private int totalTokens;
+    /** Stands for "no clock reading yet"; a reading that happens to equal it is read again. */
+    private static final long NO_TIME = Long.MIN_VALUE;
+
     private final HashSet<Object> borrowers = new HashSet<>();
     private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
     private long acquisitions;
@@ -88,7 +91,7 @@ public final class CapacityLimiter {
         Waiter next;
         synchronized (this) {
             this.totalTokens = totalTokens;
-            next = reserveForOldestWaiter();
+            next = reserveForOldestWaiter(NO_TIME);
         }
         grant(next, true);
     }
@@ -201,12 +204,16 @@ public final class CapacityLimiter {
     public void releaseOnBehalfOf(Object borrower) {
         Objects.requireNonNull(borrower, "borrower must not be null");
         Waiter next;
+        // With calls queued, read the clock before taking the lock, not under it: the critical
+        // section is what the loop and the workers contend for. (A racy peek; under the lock the
+        // queue is read again, and the clock too if the peek was wrong.)
+        long now = waiters.isEmpty() ? NO_TIME : System.nanoTime();
         synchronized (this) {
             if (!borrowers.remove(borrower)) {
                 throw new IllegalStateException("borrower " + borrower + " isn't holding any of this "
                         + "CapacityLimiter's tokens");
             }
-            next = reserveForOldestWaiter();
+            next = reserveForOldestWaiter(now);
         }
         grant(next, false);
     }
@@ -223,11 +230,11 @@ public final class CapacityLimiter {
      * Reserves a free token for the oldest waiter and dequeues it, or returns null if nobody waits or
      * no token is free. Under the lock, so the token cannot be taken by anyone else in between.
      */
-    private @Nullable Waiter reserveForOldestWaiter() {
+    private @Nullable Waiter reserveForOldestWaiter(long now) {
         if (waiters.isEmpty() || borrowers.size() >= totalTokens) {
             return null;
         }
-        queueChanging();
+        queueChanging(now);
         Waiter next = waiters.poll();
         borrowers.add(next.borrower());
         acquisitions++;
@@ -259,16 +266,27 @@ public final class CapacityLimiter {
                     acquisitions--;
                     waitedAcquisitions--;
                 }
-                next = reserveForOldestWaiter();
+                next = reserveForOldestWaiter(NO_TIME);
             }
         }
     }
 
     /** Adds the time the current waiters have queued since the last change. Under the lock. */
     private void queueChanging() {
-        long now = System.nanoTime();
-        waitNanos += waiters.size() * (now - queueChangedNanos);
-        queueChangedNanos = now;
+        queueChanging(NO_TIME);
+    }
+
+    /**
+     * As {@link #queueChanging()}, with the clock read before the lock was taken ({@link #NO_TIME}
+     * to read it now). A reading taken before another thread's later one went in adds nothing.
+     */
+    private void queueChanging(long now) {
+        long t = now == NO_TIME ? System.nanoTime() : now;
+        long elapsed = t - queueChangedNanos;
+        if (elapsed > 0) {
+            waitNanos += waiters.size() * elapsed;
+            queueChangedNanos = t;
+        }
     }
 
     private static LoopTask requireTask(EventLoop loop, String what) {
