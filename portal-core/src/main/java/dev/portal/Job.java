@@ -165,7 +165,11 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     }
 
     private void finishRunning(Worker worker) {
-        if (!STATE.compareAndSet(this, RUNNING, DONE)) {
+        if (options.cancelMode() != CancelMode.INTERRUPT) {
+            // Nobody else moves a call out of RUNNING unless it may be interrupted; the loop learns
+            // of DONE through the completion it is sent next, so a release store does.
+            STATE.setRelease(this, DONE);
+        } else if (!STATE.compareAndSet(this, RUNNING, DONE)) {
             // An interrupt is being delivered: wait for it on the lock the interrupter holds (the
             // worker's, never this job's: callers hold the job as their stage and may lock it),
             // parked rather than spinning, so the interrupter keeps the CPU.
