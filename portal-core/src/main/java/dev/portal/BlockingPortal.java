@@ -487,7 +487,7 @@ public final class BlockingPortal implements AutoCloseable {
             taskScope.cancel();
         }
         taskScope.enter(loop, scope, false);
-        loop.start(task, taskScope, future.fn, new TaskEnd<>(future, taskScope));
+        loop.start(task, taskScope, future.fn, new PortalTaskEnd<>(future, taskScope));
     }
 
     /**
@@ -497,11 +497,11 @@ public final class BlockingPortal implements AutoCloseable {
      * for a cancel to find; a cancel made during the first step (only the loop thread can make
      * one then) is applied as the step returns.
      */
-    private final class TaskEnd<T> implements EventLoop.TaskEnd<T> {
+    private final class PortalTaskEnd<T> implements EventLoop.TaskEnd<T> {
         private final PortalFuture<T> future;
         private final CancelScope taskScope;
 
-        TaskEnd(PortalFuture<T> future, CancelScope taskScope) {
+        PortalTaskEnd(PortalFuture<T> future, CancelScope taskScope) {
             this.future = future;
             this.taskScope = taskScope;
         }
@@ -569,7 +569,7 @@ public final class BlockingPortal implements AutoCloseable {
      * cancels the task's scope, whatever the portal's state. The future is cancelled first, then
      * the scope's cancel is queued to the loop, which owns the scope: a task that starts after the
      * future was cancelled starts in a cancelled scope, and one that is past its first step is
-     * cancelled by the queued callback (see {@link TaskEnd}). Starting and ending a task that
+     * cancelled by the queued callback (see {@link PortalTaskEnd}). Starting and ending a task that
      * completes in its first step thus writes nothing to the future but its outcome.
      */
     static final class PortalFuture<T> extends CompletableFuture<T> implements Runnable, MpscQueue.Sequenced {
@@ -579,14 +579,18 @@ public final class BlockingPortal implements AutoCloseable {
          * through its queue, and parks once it is not. It spins up to
          * {@code portal.caller.spinNanos} (3 µs by default; 0 turns spinning off); each time that
          * runs out it reads the loop's callback count, and spins another 3 µs if the count moved,
-         * up to {@code portal.caller.maxSpinNanos} (1 ms) in all. This is the adaptive mutex's rule
+         * and at most {@link #SHORT_QUEUE} submissions are ahead of this call, up to
+         * {@code portal.caller.maxSpinNanos} (1 ms) in all. This is the adaptive mutex's rule
          * (spin while the owner is running): a busy loop answers within microseconds, far sooner
          * than a park/unpark pair completes, and a caller that never parked costs the loop no
          * {@code unpark}; a loop that is blocked, parked or descheduled stops the count, and the
          * caller parks within 3 µs, so it does not take the CPU the loop needs. A fixed spin lost
          * both ways: long ones kept the loop's core busy when both threads shared it, short ones
-         * parked a caller that waits on thousands of futures in turn every few tasks. At most half
-         * the cores' worth of callers (at least one) spin at a time; the others park at once.
+         * parked a caller that waits on thousands of futures in turn every few tasks; and a caller
+         * far back in the queue (64 callers on two cores) is better parked, leaving the CPU to the
+         * others' wake-ups. While the queue is long the spinner looks at the future once a
+         * microsecond. At most half the cores' worth of callers (at least one) spin at a time; the
+         * others park at once.
          */
         private static final long SPIN_NANOS = Long.getLong("portal.caller.spinNanos", 3_000L);
         private static final long MAX_SPIN_NANOS = Long.getLong("portal.caller.maxSpinNanos", 1_000_000L);
@@ -629,21 +633,17 @@ public final class BlockingPortal implements AutoCloseable {
         public T get() throws InterruptedException, ExecutionException {
             spinUntilDone();
             if (!isDone()) {
-                parkUntilDone(true, 0L);
+                parkUntilDone(true);
             }
             return super.get();
         }
 
         @Override
         public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
+            // A timed wait parks the CompletableFuture way, which takes its waiter off the future
+            // when it gives up: a thread polling a long task with short timeouts leaves nothing.
             spinUntilDone();
-            if (!isDone()) {
-                long nanos = unit.toNanos(timeout);
-                if (nanos > 0) {
-                    parkUntilDone(true, System.nanoTime() + nanos | 1L);
-                }
-            }
-            return super.get(0L, TimeUnit.NANOSECONDS);
+            return super.get(timeout, unit);
         }
 
         @Override
@@ -651,7 +651,7 @@ public final class BlockingPortal implements AutoCloseable {
             spinUntilDone();
             if (!isDone()) {
                 try {
-                    parkUntilDone(false, 0L);
+                    parkUntilDone(false);
                 } catch (InterruptedException impossible) {
                     throw new AssertionError(impossible);
                 }
@@ -660,8 +660,9 @@ public final class BlockingPortal implements AutoCloseable {
         }
 
         /**
-         * Parks until the future is done, or the deadline ({@code System.nanoTime()}, 0 for none)
-         * passes, or (if {@code interruptible}) the thread is interrupted. The wake-up comes from a
+         * Parks until the future is done or (if {@code interruptible}) the thread is interrupted;
+         * an untimed wait registers one dependent, which an interrupted wait leaves behind (it
+         * unparks the thread once, spuriously, when the future completes). The wake-up comes from a
          * dependent of the future, so every way of completing it wakes the thread; when the loop
          * completes it, the loop wakes the thread at the end of its turn ({@link EventLoop#wake})
          * rather than at once. A thread that waits for many futures in turn, behind a loop that
@@ -671,7 +672,7 @@ public final class BlockingPortal implements AutoCloseable {
          *
          * @throws InterruptedException if interruptible and the thread was interrupted (cleared)
          */
-        private void parkUntilDone(boolean interruptible, long deadline) throws InterruptedException {
+        private void parkUntilDone(boolean interruptible) throws InterruptedException {
             Thread me = Thread.currentThread();
             EventLoop loop = portal.loop;
             whenComplete((v, e) -> loop.wake(me));
@@ -684,15 +685,7 @@ public final class BlockingPortal implements AutoCloseable {
                         }
                         interrupted = true;
                     }
-                    if (deadline == 0L) {
-                        LockSupport.park(this);
-                    } else {
-                        long left = deadline - System.nanoTime();
-                        if (left <= 0) {
-                            return;
-                        }
-                        LockSupport.parkNanos(this, left);
-                    }
+                    LockSupport.park(this);
                 }
             } finally {
                 if (interrupted) {

@@ -783,6 +783,11 @@ class BlockingPortalTest {
                 assertThat(Duration.ofNanos(System.nanoTime() - t0))
                         .isGreaterThanOrEqualTo(Duration.ofMillis(50)).isLessThan(WAIT);
                 assertThatThrownBy(() -> future.get(0, TimeUnit.NANOSECONDS)).isInstanceOf(TimeoutException.class);
+                for (int i = 0; i < 500; i++) {
+                    assertThatThrownBy(() -> future.get(100, TimeUnit.MICROSECONDS))
+                            .isInstanceOf(TimeoutException.class);
+                }
+                assertThat(future.getNumberOfDependents()).as("waiters left behind by timed-out gets").isZero();
                 assertThat(future).isNotDone();
                 assertThat(portal.statistics().tasks()).isEqualTo(1);
                 future.cancel(true);
