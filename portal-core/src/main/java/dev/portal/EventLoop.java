@@ -216,7 +216,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             }
             return;
         }
-        executeExternal(command);
+        submit(command);
     }
 
     /** Schedules on the loop: the local queue from the loop thread, the external queue otherwise. */
@@ -224,17 +224,13 @@ public final class EventLoop implements Executor, AutoCloseable {
         if (inEventLoop()) {
             local.add(command);
         } else {
-            executeExternal(command);
+            submit(command);
         }
     }
 
     /** Loop thread only: runs after the current callback, without touching the context. */
     void executeLocal(Runnable command) {
         local.add(command);
-    }
-
-    private void executeExternal(Runnable command) {
-        submit(command);
     }
 
     /**
@@ -864,7 +860,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     public CompletableFuture<Duration> measureLag() {
         CompletableFuture<Duration> lag = new CompletableFuture<>();
         long submitted = System.nanoTime();
-        executeExternal(() -> lag.complete(Duration.ofNanos(System.nanoTime() - submitted)));
+        submit(() -> lag.complete(Duration.ofNanos(System.nanoTime() - submitted)));
         return lag;
     }
 
