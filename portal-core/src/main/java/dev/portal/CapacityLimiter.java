@@ -1,9 +1,9 @@
 package dev.portal;
 
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletionStage;
 
@@ -40,19 +40,64 @@ import org.jspecify.annotations.Nullable;
  */
 public final class CapacityLimiter {
 
-    /** A queued acquirer. {@link #grant()} runs outside the lock and fails if it was cancelled. */
+    /**
+     * A queued acquirer ({@code runSync} calls and {@link #acquireOnBehalfOf} waits). The queue is
+     * intrusive: each waiter carries the link to the next one, so a queued call costs no node.
+     * {@link #claim} and {@link #withdraw} run under the limiter's lock, which orders a grant
+     * against a cancellation: a claim fails exactly when the waiter was withdrawn first.
+     */
     interface Waiter {
-        Object borrower();
+        /**
+         * The borrower recorded while the waiter holds its token, or null if the waiter itself is
+         * the borrower: then the limiter keeps it in a slot (no hashing) and it gives the token
+         * back with {@link #releaseHeld}.
+         */
+        @Nullable Object borrower();
 
-        boolean grant();
+        /** Under the lock: takes the token reserved for this waiter; false if it was withdrawn. */
+        boolean claim();
+
+        /** Under the lock: stops waiting; false if the token was already claimed. */
+        boolean withdraw();
+
+        /** Under the lock: whether {@link #withdraw} succeeded (the entry only awaits removal). */
+        boolean isWithdrawn();
+
+        /** Outside the lock, after a successful claim: act on the token (dispatch, resume). */
+        void granted();
+
+        /** The next waiter while queued; this waiter's slot while it holds a token. Under the lock. */
+        @Nullable Object limiterLink();
+
+        void limiterLink(@Nullable Object link);
     }
 
-    private int totalTokens;
+    /** A holder slot: where a waiter that borrows as itself is kept while it holds a token. */
+    private static final class Slot {
+        @Nullable Waiter holder;
+        @Nullable Slot nextFree;
+    }
+
     /** Stands for "no clock reading yet"; a reading that happens to equal it is read again. */
     private static final long NO_TIME = Long.MIN_VALUE;
+    /** Withdrawn entries are swept out once there are this many and more than live ones. */
+    private static final int SWEEP_THRESHOLD = 64;
 
+    private int totalTokens;
+    /** Every token out: the borrowers in {@link #borrowers} plus the waiters held in slots. */
+    private int borrowed;
+    /** Borrowers that are not waiters holding as themselves: tasks and explicit borrower objects. */
     private final HashSet<Object> borrowers = new HashSet<>();
-    private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+    /** Every slot ever made, for {@link #statistics()}; reused through {@link #freeSlots}. */
+    private final ArrayList<Slot> slots = new ArrayList<>();
+    private @Nullable Slot freeSlots;
+    /** The FIFO queue, linked through {@link Waiter#limiterLink}; withdrawn entries stay until skipped. */
+    private @Nullable Waiter head;
+    private @Nullable Waiter tail;
+    /** Entries in the queue, withdrawn ones included. */
+    private int queued;
+    /** Entries in the queue still waiting. */
+    private int waiting;
     private long acquisitions;
     private long waitedAcquisitions;
     /**
@@ -91,18 +136,23 @@ public final class CapacityLimiter {
         Waiter next;
         synchronized (this) {
             this.totalTokens = totalTokens;
-            next = reserveForOldestWaiter(NO_TIME);
+            next = grantOldest(NO_TIME);
         }
-        grant(next, true);
+        while (next != null) {
+            grantOutsideLock(next);
+            synchronized (this) {
+                next = grantOldest(NO_TIME);
+            }
+        }
     }
 
     public synchronized int borrowedTokens() {
-        return borrowers.size();
+        return borrowed;
     }
 
     /** {@code totalTokens - borrowedTokens}; negative while the limiter is over-subscribed. */
     public synchronized int availableTokens() {
-        return totalTokens - borrowers.size();
+        return totalTokens - borrowed;
     }
 
     /** Acquires a token for the current task, waiting if necessary. Loop thread only. */
@@ -129,12 +179,12 @@ public final class CapacityLimiter {
             if (borrowers.contains(borrower)) {
                 throw alreadyHolding(borrower, promise);
             }
-            if (waiters.isEmpty() && borrowers.size() < totalTokens) {
+            if (waiting == 0 && borrowed < totalTokens) {
                 borrowers.add(borrower);
+                borrowed++;
                 acquisitions++;
             } else {
-                queueChanging();
-                waiters.add(promise);
+                enqueue(promise, NO_TIME);
                 return promise;
             }
         }
@@ -168,24 +218,29 @@ public final class CapacityLimiter {
             if (borrowers.contains(borrower)) {
                 throw alreadyHolding(borrower, null);
             }
-            if (!waiters.isEmpty() || borrowers.size() >= totalTokens) {
+            if (waiting > 0 || borrowed >= totalTokens) {
                 throw new WouldBlockException("no token free in " + describeLocked());
             }
             borrowers.add(borrower);
+            borrowed++;
             acquisitions++;
         }
     }
 
-    /** Takes a token for {@code job} if one is free and nobody is queued; otherwise queues it. */
-    boolean acquireOrEnqueue(Waiter job) {
+    /**
+     * Takes a token for {@code waiter} (claimed, and held in a slot) if one is free and nobody is
+     * queued, and returns true: the caller then calls {@link Waiter#granted()}. Otherwise queues it.
+     * The waiter must borrow as itself ({@link Waiter#borrower()} null). {@code now} is a clock
+     * reading the caller already has (the loop's turn clock), for the wait-time statistics.
+     */
+    boolean acquireOrEnqueue(Waiter waiter, long now) {
         synchronized (this) {
-            if (waiters.isEmpty() && borrowers.size() < totalTokens) {
-                borrowers.add(job.borrower());
+            if (waiting == 0 && borrowed < totalTokens && waiter.claim()) {
+                hold(waiter);
                 acquisitions++;
                 return true;
             }
-            queueChanging();
-            waiters.add(job);
+            enqueue(waiter, now);
             return false;
         }
     }
@@ -203,88 +258,191 @@ public final class CapacityLimiter {
      */
     public void releaseOnBehalfOf(Object borrower) {
         Objects.requireNonNull(borrower, "borrower must not be null");
+        long now = clockIfQueued();
         Waiter next;
-        // With calls queued, read the clock before taking the lock, not under it: the critical
-        // section is what the loop and the workers contend for. (A racy peek; under the lock the
-        // queue is read again, and the clock too if the peek was wrong.)
-        long now = waiters.isEmpty() ? NO_TIME : System.nanoTime();
         synchronized (this) {
             if (!borrowers.remove(borrower)) {
                 throw new IllegalStateException("borrower " + borrower + " isn't holding any of this "
                         + "CapacityLimiter's tokens");
             }
-            next = reserveForOldestWaiter(now);
+            borrowed--;
+            next = grantOldest(now);
         }
-        grant(next, false);
+        grantOutsideLock(next);
     }
 
-    /** Removes a cancelled waiter from the queue; returns whether it was still queued. */
-    boolean removeWaiter(Waiter waiter) {
+    /**
+     * Gives back the token of a waiter that holds as itself (a {@code runSync} call) and grants it
+     * to the oldest waiter. Any thread; once per held token.
+     */
+    void releaseHeld(Waiter holder) {
+        long now = clockIfQueued();
+        Waiter next;
         synchronized (this) {
-            queueChanging();
-            return waiters.remove(waiter);
+            Object link = holder.limiterLink();
+            if (!(link instanceof Slot) || ((Slot) link).holder != holder) {
+                throw new IllegalStateException(holder + " isn't holding any of this CapacityLimiter's tokens");
+            }
+            Slot slot = (Slot) link;
+            holder.limiterLink(null);
+            slot.holder = null;
+            slot.nextFree = freeSlots;
+            freeSlots = slot;
+            borrowed--;
+            next = grantOldest(now);
         }
+        grantOutsideLock(next);
     }
 
     /**
-     * Reserves a free token for the oldest waiter and dequeues it, or returns null if nobody waits or
-     * no token is free. Under the lock, so the token cannot be taken by anyone else in between.
+     * With calls queued, reads the clock before the lock is taken, not under it: the critical
+     * section is what the loop and the workers contend for. (A racy peek; under the lock the clock
+     * is read again if the peek was wrong.)
      */
-    private @Nullable Waiter reserveForOldestWaiter(long now) {
-        if (waiters.isEmpty() || borrowers.size() >= totalTokens) {
-            return null;
+    private long clockIfQueued() {
+        return waiting == 0 ? NO_TIME : System.nanoTime();
+    }
+
+    /**
+     * Withdraws a queued waiter whose caller stopped waiting. Returns false if its token was already
+     * claimed (the caller then owns a token and gives it back as usual). The entry stays in the
+     * queue, skipped when it reaches the head, until withdrawn entries outnumber live ones: then
+     * they are swept out in one pass, so withdrawing is O(1) amortized even for thousands of calls
+     * cancelled at once.
+     */
+    boolean withdraw(Waiter waiter) {
+        synchronized (this) {
+            if (!waiter.withdraw()) {
+                return false;
+            }
+            queueChanging(NO_TIME);
+            waiting--;
+            int withdrawn = queued - waiting;
+            if (withdrawn >= SWEEP_THRESHOLD && withdrawn > waiting) {
+                sweepWithdrawn();
+            }
+            return true;
         }
+    }
+
+    private void enqueue(Waiter waiter, long now) {
         queueChanging(now);
-        Waiter next = waiters.poll();
-        borrowers.add(next.borrower());
-        acquisitions++;
-        waitedAcquisitions++;
-        return next;
+        waiter.limiterLink(null);
+        if (tail == null) {
+            head = waiter;
+        } else {
+            tail.limiterLink(waiter);
+        }
+        tail = waiter;
+        queued++;
+        waiting++;
+    }
+
+    /** Unlinks every withdrawn entry. Under the lock. */
+    private void sweepWithdrawn() {
+        Waiter prev = null;
+        Waiter w = head;
+        while (w != null) {
+            Waiter next = (Waiter) w.limiterLink();
+            if (w.isWithdrawn()) {
+                w.limiterLink(null);
+                queued--;
+                if (prev == null) {
+                    head = next;
+                } else {
+                    prev.limiterLink(next);
+                }
+            } else {
+                prev = w;
+            }
+            w = next;
+        }
+        tail = prev;
+    }
+
+    /** Records a claimed waiter as a holder. Under the lock. */
+    private void hold(Waiter waiter) {
+        Object borrower = waiter.borrower();
+        if (borrower != null) {
+            borrowers.add(borrower);
+        } else {
+            Slot slot = freeSlots;
+            if (slot != null) {
+                freeSlots = slot.nextFree;
+                slot.nextFree = null;
+            } else {
+                slot = new Slot();
+                slots.add(slot);
+            }
+            slot.holder = waiter;
+            waiter.limiterLink(slot);
+        }
+        borrowed++;
     }
 
     /**
-     * Grants the token reserved for {@code reserved}, outside the lock. A waiter cancelled in the
-     * meantime refuses it, and the token goes to the next one. After a release one token was freed,
-     * so once a grant succeeds there is nothing more to hand out ({@code untilFull} false: whoever
-     * frees another token grants it); after a resize, keep granting while tokens are free.
+     * Dequeues the oldest waiter that claims a free token, skipping withdrawn ones, and returns it
+     * to be granted outside the lock; null if no token is free or nobody waits. Under the lock, so
+     * the token cannot be taken by anyone else in between.
      */
-    private void grant(@Nullable Waiter reserved, boolean untilFull) {
-        Waiter next = reserved;
-        while (next != null) {
-            boolean granted;
-            try {
-                granted = next.grant();
-            } catch (Throwable t) {
-                granted = false;
+    private @Nullable Waiter grantOldest(long now) {
+        while (queued > 0 && (borrowed < totalTokens || waiting == 0)) {
+            Waiter w = head;
+            Waiter next = (Waiter) w.limiterLink();
+            head = next;
+            if (next == null) {
+                tail = null;
             }
-            if (granted && !untilFull) {
-                return;
+            w.limiterLink(null);
+            queued--;
+            if (w.claim()) {
+                queueChanging(now);
+                waiting--;
+                hold(w);
+                acquisitions++;
+                waitedAcquisitions++;
+                return w;
             }
-            synchronized (this) {
-                if (!granted) {
-                    borrowers.remove(next.borrower());
-                    acquisitions--;
-                    waitedAcquisitions--;
-                }
-                next = reserveForOldestWaiter(NO_TIME);
-            }
+            // Withdrawn: already counted out of waiting.
+        }
+        return null;
+    }
+
+    /**
+     * Lets a granted waiter act on its token. A waiter whose caller gave up between the claim and
+     * this call (an acquire cancelled as it was granted) gives the token back, and it goes to the
+     * next waiter: the limiter never loses a token (AnyIO #1170, #947). {@code granted()} reports
+     * its own failures and does not throw.
+     */
+    private static void grantOutsideLock(@Nullable Waiter granted) {
+        if (granted != null) {
+            granted.granted();
         }
     }
 
-    /** Adds the time the current waiters have queued since the last change. Under the lock. */
-    private void queueChanging() {
-        queueChanging(NO_TIME);
+    /** A waiter that claimed a token but whose caller is gone: undoes the grant and passes it on. */
+    private void revoke(Object borrower) {
+        Waiter next;
+        synchronized (this) {
+            borrowers.remove(borrower);
+            borrowed--;
+            acquisitions--;
+            waitedAcquisitions--;
+            next = grantOldest(NO_TIME);
+        }
+        grantOutsideLock(next);
     }
 
     /**
-     * As {@link #queueChanging()}, with the clock read before the lock was taken ({@link #NO_TIME}
-     * to read it now). A reading taken before another thread's later one went in adds nothing.
+     * Adds the time the current waiters have queued since the last change, with the clock read
+     * before the lock was taken ({@link #NO_TIME} to read it now). A reading taken before another
+     * thread's later one went in adds nothing. Under the lock.
      */
     private void queueChanging(long now) {
         long t = now == NO_TIME ? System.nanoTime() : now;
         long elapsed = t - queueChangedNanos;
         if (elapsed > 0) {
-            waitNanos += waiters.size() * elapsed;
+            waitNanos += waiting * elapsed;
             queueChangedNanos = t;
         }
     }
@@ -300,14 +458,26 @@ public final class CapacityLimiter {
 
     /** An immutable snapshot. Any thread. */
     public synchronized CapacityLimiterStatistics statistics() {
-        queueChanging();
-        return new CapacityLimiterStatistics(totalTokens, borrowers.size(), totalTokens - borrowers.size(),
-                waiters.size(), new ArrayList<>(borrowers), acquisitions, waitedAcquisitions,
-                Duration.ofNanos(waitNanos));
+        queueChanging(NO_TIME);
+        List<Object> holders = new ArrayList<>(borrowed);
+        holders.addAll(borrowers);
+        for (Slot slot : slots) {
+            Waiter w = slot.holder;
+            if (w != null) {
+                holders.add(w);
+            }
+        }
+        return new CapacityLimiterStatistics(totalTokens, borrowed, totalTokens - borrowed, waiting, holders,
+                acquisitions, waitedAcquisitions, Duration.ofNanos(waitNanos));
+    }
+
+    /** Entries in the queue, withdrawn ones not yet swept out included. For tests. */
+    synchronized int queuedEntries() {
+        return queued;
     }
 
     private String describeLocked() {
-        return "CapacityLimiter[" + borrowers.size() + "/" + totalTokens + " borrowed, " + waiters.size() + " waiting]";
+        return "CapacityLimiter[" + borrowed + "/" + totalTokens + " borrowed, " + waiting + " waiting]";
     }
 
     @Override
@@ -315,9 +485,16 @@ public final class CapacityLimiter {
         return describeLocked();
     }
 
-    /** A task (or explicit borrower) queued for a token. */
+    /**
+     * A task (or explicit borrower) queued for a token. Its claim and withdrawal are decided under
+     * the limiter's lock; the promise itself completes on the loop after the claim.
+     */
     private final class AcquirePromise extends LoopPromise<Void> implements Waiter {
         private final Object borrower;
+        // Under the limiter's lock.
+        private @Nullable Object link;
+        private boolean claimed;
+        private boolean withdrawn;
 
         AcquirePromise(EventLoop loop, Object borrower) {
             super(loop, loop.frame.currentTask, loop.frame.currentScope);
@@ -330,13 +507,49 @@ public final class CapacityLimiter {
         }
 
         @Override
-        public boolean grant() {
-            return settleSoon(null, null);
+        public boolean claim() {
+            if (withdrawn) {
+                return false;
+            }
+            claimed = true;
+            return true;
+        }
+
+        @Override
+        public boolean withdraw() {
+            if (claimed || withdrawn) {
+                return false;
+            }
+            withdrawn = true;
+            return true;
+        }
+
+        @Override
+        public boolean isWithdrawn() {
+            return withdrawn;
+        }
+
+        @Override
+        public void granted() {
+            if (!settleSoon(null, null)) {
+                // Cancelled after the claim: the cancellation won, so the token goes on.
+                revoke(borrower);
+            }
+        }
+
+        @Override
+        public @Nullable Object limiterLink() {
+            return link;
+        }
+
+        @Override
+        public void limiterLink(@Nullable Object link) {
+            this.link = link;
         }
 
         @Override
         boolean onCancelled(CancelledException e) {
-            removeWaiter(this);
+            CapacityLimiter.this.withdraw(this);
             return true;
         }
     }

@@ -63,10 +63,10 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     volatile Locals locals;
 
     private volatile int state = WAITING;
+    /** The limiter's link: the next queued call while waiting, the holder slot while holding. */
+    private @Nullable Object limiterLink;
     volatile boolean abandoned;
     private boolean countedAbandonedRunning;
-    /** Whether {@code outcome} holds the Throwable the function threw (or the dispatch failure). */
-    private boolean failed;
 
     /** A call from the loop's current task and scope. Loop thread only. */
     Job(EventLoop loop, Callable<T> fn, RunSyncOptions options) {
@@ -94,31 +94,50 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
 
     // ---- limiter waiter ----
 
+    /** The call borrows as itself, in one of the limiter's slots. */
     @Override
-    public Object borrower() {
-        return this;
+    public @Nullable Object borrower() {
+        return null;
     }
 
-    /** Called by the limiter (any thread) once a token is reserved for this call. */
+    /** Under the limiter's lock: the token is this call's, unless its caller withdrew it. */
     @Override
-    public boolean grant() {
-        if (!STATE.compareAndSet(this, WAITING, STARTING)) {
-            return false;
-        }
-        dispatch();
-        return true;
+    public boolean claim() {
+        return STATE.compareAndSet(this, WAITING, STARTING);
     }
 
-    /** Token in hand: hand the function to a worker. */
-    void dispatch() {
+    /** Under the limiter's lock: the caller stops waiting before a token was claimed. */
+    @Override
+    public boolean withdraw() {
+        return STATE.compareAndSet(this, WAITING, CANCELLED);
+    }
+
+    @Override
+    public boolean isWithdrawn() {
+        return state == CANCELLED;
+    }
+
+    @Override
+    public @Nullable Object limiterLink() {
+        return limiterLink;
+    }
+
+    @Override
+    public void limiterLink(@Nullable Object link) {
+        limiterLink = link;
+    }
+
+    /** Token in hand (any thread, outside the limiter's lock): hand the function to a worker. */
+    @Override
+    public void granted() {
         try {
             loop.workers.dispatch(this);
         } catch (RuntimeException | Error e) {
             // The pool is shut down (the loop is stopping): the function never runs.
             state = CANCELLED;
             outcome = e;
-            failed = true;
-            limiter().releaseOnBehalfOf(this);
+            outcomeIsFailure = true;
+            limiter().releaseHeld(this);
             postCompletion();
         }
     }
@@ -142,13 +161,13 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             outcome = fn.call();
         } catch (Throwable t) {
             outcome = t;
-            failed = true;
+            outcomeIsFailure = true;
         } finally {
             ThreadContext.restore(restore);
             finishRunning(worker);
             worker.setCurrentJob(null);
         }
-        (failed ? c.failed : c.succeeded).increment();
+        (outcomeIsFailure ? c.failed : c.succeeded).increment();
         handOn(worker);
     }
 
@@ -159,7 +178,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
      */
     private void handOn(Worker worker) {
         worker.openHandoff();
-        limiter().releaseOnBehalfOf(this);
+        limiter().releaseHeld(this);
         worker.release();
         postCompletion();
     }
@@ -195,11 +214,11 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     @Override
     public void run() {
         if (isCancelling()) {
-            super.run();
+            completeCancelled(scope.newCancelledException());
             return;
         }
         countOutcome();
-        if (failed) {
+        if (outcomeIsFailure) {
             settle(null, (Throwable) outcome);
         } else {
             settle(value(), null);
@@ -214,11 +233,11 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     @Override
     public void rejected(RejectedExecutionException e) {
         if (isCancelling()) {
-            super.rejected(e);
+            rejectedCancelled(scope.newCancelledException());
             return;
         }
         countOutcome();
-        Throwable failure = failed ? (Throwable) outcome : ran() ? null : e;
+        Throwable failure = outcomeIsFailure ? (Throwable) outcome : ran() ? null : e;
         settleWithoutContext(failure == null ? value() : null, failure);
     }
 
@@ -229,12 +248,19 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
         }
     }
 
+    /**
+     * The worker may still write {@code outcome} (an abandoned call runs on), so the cancellation is
+     * not kept: the completion makes it afresh from the scope, with the same message.
+     */
+    @Override
+    void holdCancellation(CancelledException e) {
+    }
+
     /** The caller's scope was cancelled. Returns whether the caller stops waiting. Loop thread. */
     @Override
     boolean onCancelled(CancelledException e) {
         OffloadCounters c = loop.offloads;
-        if (STATE.compareAndSet(this, WAITING, CANCELLED)) {
-            limiter().removeWaiter(this);
+        if (state == WAITING && limiter().withdraw(this)) {
             c.cancelledBeforeStart.increment();
             return true;
         }

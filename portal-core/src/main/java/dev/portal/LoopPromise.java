@@ -56,9 +56,13 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
     private volatile int phase;
     /** null, the newest {@link WhenComplete} of a stack linked by {@code next}, or {@link #SETTLED}. */
     private volatile @Nullable Object listeners;
-    /** A deferred completion's value; a {@link Job} keeps its function's outcome here too. */
+    /**
+     * A deferred completion's value or failure (see {@link #outcomeIsFailure}); a {@link Job} keeps
+     * its function's outcome here too. One field for both keeps a queued offload small.
+     */
     @Nullable Object outcome;
-    private @Nullable Throwable failure;
+    /** Whether {@link #outcome} is the Throwable to fail with. */
+    boolean outcomeIsFailure;
 
     // Intrusive links in scope's pending list; loop thread only.
     @Nullable LoopPromise<?> prevPending;
@@ -117,12 +121,21 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
             accepted = onCancelled(e);
         } finally {
             if (accepted) {
-                failure = e;
+                holdCancellation(e);
                 loop.executeLocal(this);
             } else {
                 phase = PENDING;
             }
         }
+    }
+
+    /**
+     * Keeps the cancellation until the deferred completion runs. Nobody else writes the outcome of
+     * a promise the scope cancelled, except a {@link Job}'s worker, so a Job overrides this.
+     */
+    void holdCancellation(CancelledException e) {
+        outcome = e;
+        outcomeIsFailure = true;
     }
 
     /**
@@ -151,8 +164,8 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
         if (!PHASE.compareAndSet(this, PENDING, RESOLVING)) {
             return false;
         }
-        outcome = value;
-        failure = error;
+        outcome = error != null ? error : value;
+        outcomeIsFailure = error != null;
         try {
             loop.executeSoon(this);
         } catch (RejectedExecutionException stopped) {
@@ -167,8 +180,25 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
     public void run() {
         disarm();
         phase = DONE;
-        Throwable f = failure;
-        completeInContext(f == null ? (T) outcome : null, f);
+        Object o = outcome;
+        if (outcomeIsFailure) {
+            completeInContext(null, (Throwable) o);
+        } else {
+            completeInContext((T) o, null);
+        }
+    }
+
+    /** Completes a cancelled promise whose cancellation was not kept (see {@link Job}). Loop thread. */
+    final void completeCancelled(CancelledException e) {
+        disarm();
+        phase = DONE;
+        completeInContext(null, e);
+    }
+
+    /** As {@link #completeCancelled}, when the loop stopped before it could run the completion. */
+    final void rejectedCancelled(CancelledException e) {
+        phase = DONE;
+        completeExceptionally(e);
     }
 
     @Override
@@ -176,11 +206,11 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
     public void rejected(RejectedExecutionException e) {
         // The loop stopped before the completion could run on it: complete here, without context.
         phase = DONE;
-        Throwable f = failure;
-        if (f == null) {
-            complete((T) outcome);
+        Object o = outcome;
+        if (outcomeIsFailure) {
+            completeExceptionally((Throwable) o);
         } else {
-            completeExceptionally(f);
+            complete((T) o);
         }
     }
 

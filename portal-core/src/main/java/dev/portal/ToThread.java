@@ -73,8 +73,8 @@ public final class ToThread {
             loop.offloads.cancelledBeforeStart.increment();
             return job;
         }
-        if (job.limiter().acquireOrEnqueue(job)) {
-            job.grant();
+        if (job.limiter().acquireOrEnqueue(job, loop.frame.turnNanos)) {
+            job.granted();
         }
         return job;
     }

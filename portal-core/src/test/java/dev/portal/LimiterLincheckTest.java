@@ -131,6 +131,7 @@ class LimiterLincheckTest {
 
         final AtomicInteger state = new AtomicInteger(WAITING);
         final int owner;
+        private Object link;
 
         TestWaiter(int owner) {
             this.owner = owner;
@@ -138,12 +139,36 @@ class LimiterLincheckTest {
 
         @Override
         public Object borrower() {
-            return this;
+            return null;
         }
 
         @Override
-        public boolean grant() {
+        public boolean claim() {
             return state.compareAndSet(WAITING, GRANTED);
+        }
+
+        @Override
+        public boolean withdraw() {
+            return state.compareAndSet(WAITING, CANCELLED);
+        }
+
+        @Override
+        public boolean isWithdrawn() {
+            return state.get() == CANCELLED;
+        }
+
+        @Override
+        public void granted() {
+        }
+
+        @Override
+        public Object limiterLink() {
+            return link;
+        }
+
+        @Override
+        public void limiterLink(Object link) {
+            this.link = link;
         }
 
         @Override
@@ -173,8 +198,7 @@ class LimiterLincheckTest {
             TestWaiter w = new TestWaiter(t);
             slots[t] = w;
             all.add(w);
-            if (limiter.acquireOrEnqueue(w)) {
-                w.state.set(TestWaiter.GRANTED);
+            if (limiter.acquireOrEnqueue(w, System.nanoTime())) {
                 return "acquired";
             }
             return "queued";
@@ -186,8 +210,7 @@ class LimiterLincheckTest {
             if (w == null) {
                 return "none";
             }
-            if (w.state.compareAndSet(TestWaiter.WAITING, TestWaiter.CANCELLED)) {
-                limiter.removeWaiter(w);
+            if (limiter.withdraw(w)) {
                 slots[t] = null;
                 return "cancelled";
             }
@@ -203,7 +226,7 @@ class LimiterLincheckTest {
             if (w.state.get() != TestWaiter.GRANTED) {
                 return "waiting";
             }
-            limiter.releaseOnBehalfOf(w);
+            limiter.releaseHeld(w);
             slots[t] = null;
             return "released";
         }

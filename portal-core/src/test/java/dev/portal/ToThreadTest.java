@@ -763,6 +763,88 @@ class ToThreadTest {
         assertThat(loop.get().statistics().offloads().cancelledBeforeStart()).isEqualTo(1);
     }
 
+    @Test
+    void cancellingManyQueuedCallsAtOnceKeepsNoneOfThemAndNoneRuns() throws Exception {
+        int calls = 50_000;
+        CapacityLimiter paused = new CapacityLimiter(0);
+        AtomicInteger ran = new AtomicInteger();
+        AtomicInteger cancelled = new AtomicInteger();
+        AtomicReference<CapacityLimiterStatistics> afterCancel = new AtomicReference<>();
+        AtomicInteger entriesAfterCancel = new AtomicInteger(-1);
+        CancelScope scope = CancelScope.create();
+
+        Object last = EventLoop.run(() -> {
+            // The scope stays entered while its calls are pending, so cancelling it reaches them all.
+            CompletionStage<Object> allSettled = scope.run(() -> {
+                List<CompletableFuture<Integer>> stages = new ArrayList<>(calls);
+                for (int i = 0; i < calls; i++) {
+                    stages.add(ToThread.runSync(() -> ran.incrementAndGet(), paused).whenComplete((v, e) -> {
+                        if (cause(e) instanceof CancelledException) {
+                            cancelled.incrementAndGet();
+                        }
+                    }).toCompletableFuture());
+                }
+                return CompletableFuture.allOf(stages.toArray(CompletableFuture[]::new)).handle((v, e) -> null);
+            });
+            scope.cancel();
+            return allSettled.thenCompose(v -> {
+                afterCancel.set(paused.statistics());
+                entriesAfterCancel.set(paused.queuedEntries());
+                paused.setTotalTokens(1);
+                return ToThread.runSync(() -> "after", paused);
+            });
+        });
+
+        assertThat(cancelled).hasValue(calls);
+        assertThat(afterCancel.get().tasksWaiting()).isZero();
+        assertThat(afterCancel.get().borrowedTokens()).isZero();
+        // Withdrawn entries are swept once they outnumber the live ones: nothing is kept.
+        assertThat(entriesAfterCancel.get()).isLessThan(64);
+        assertThat(last).isEqualTo("after");
+        assertThat(ran).hasValue(0);
+        assertThat(paused.statistics().borrowedTokens()).isZero();
+    }
+
+    @Test
+    void callsLeftQueuedBetweenCancelledOnesRunInTheirOrder() throws Exception {
+        int calls = 2_000;
+        CapacityLimiter paused = new CapacityLimiter(0);
+        Queue<Integer> order = new ConcurrentLinkedQueue<>();
+        AtomicReference<CapacityLimiterStatistics> afterCancel = new AtomicReference<>();
+
+        EventLoop.run(() -> {
+            List<CompletionStage<Object>> kept = new ArrayList<>();
+            List<CancelScope> scopes = new ArrayList<>();
+            for (int i = 0; i < calls; i++) {
+                int n = i;
+                CancelScope scope = CancelScope.create();
+                CompletionStage<Object> call = scope.run(() -> ToThread.runSync(() -> order.add(n), paused));
+                if (n % 3 == 0) {
+                    kept.add(call);
+                } else {
+                    scopes.add(scope);
+                }
+            }
+            scopes.forEach(CancelScope::cancel);
+            return Async.checkpoint().thenCompose(v -> {
+                afterCancel.set(paused.statistics());
+                paused.setTotalTokens(1);
+                return CompletableFuture.allOf(kept.stream().map(CompletionStage::toCompletableFuture)
+                        .toArray(CompletableFuture[]::new));
+            });
+        });
+
+        List<Integer> expected = new ArrayList<>();
+        for (int i = 0; i < calls; i += 3) {
+            expected.add(i);
+        }
+        assertThat(afterCancel.get().tasksWaiting()).isEqualTo(expected.size());
+        assertThat(order).containsExactlyElementsOf(expected);
+        assertThat(paused.statistics().tasksWaiting()).isZero();
+        assertThat(paused.statistics().borrowedTokens()).isZero();
+        assertThat(paused.queuedEntries()).isZero();
+    }
+
     @ParameterizedTest
     @EnumSource(CancelMode.class)
     void cancellationRacingWithTheTokenGrantNeverLosesOrLeaksTheToken(CancelMode mode) throws Exception {
