@@ -95,7 +95,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     final CancelScope rootScope = CancelScope.root();
     final WorkerPool workers;
     final CapacityLimiter defaultLimiter;
-    final OffloadCounters offloads = new OffloadCounters();
+    final OffloadCounters offloads;
 
     private volatile @Nullable Thread thread;
     private volatile int state = NEW;
@@ -124,6 +124,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         this.defaultLimiter = new CapacityLimiter(config.defaultThreadLimit);
         this.workers = new WorkerPool(config.workerNamePrefix != null ? config.workerNamePrefix : name + "-worker-",
                 config.workerIdleTimeout, config.virtualWorkers, this::reportUncaught);
+        this.offloads = new OffloadCounters(workers);
         this.blockedProbe = new BlockedLoopDetector.Probe(this, config.blockedLoopThreshold, config.listener);
     }
 
@@ -150,11 +151,15 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     /** The event loop whose thread is the calling thread, or null. */
     public static @Nullable EventLoop current() {
+        Thread t = Thread.currentThread();
+        if (t instanceof LoopThread) {
+            return ((LoopThread) t).running;
+        }
         return CURRENT.get();
     }
 
     static EventLoop requireCurrent(String what) {
-        EventLoop loop = CURRENT.get();
+        EventLoop loop = current();
         if (loop == null) {
             throw new IllegalStateException(what + " must be called from async code on an event loop thread (current "
                     + "thread: " + Thread.currentThread().getName() + "). Run it inside EventLoop.run(...), a task, or "
@@ -444,7 +449,7 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private <T> @Nullable T runHere(AsyncCallable<T> main) throws Exception {
         Objects.requireNonNull(main, "main must not be null");
-        EventLoop running = CURRENT.get();
+        EventLoop running = current();
         if (running != null) {
             throw new IllegalStateException("EventLoop.run cannot be called on an event loop thread (" + running.name
                     + " runs on " + Thread.currentThread().getName() + "); from async code just return the stage "
@@ -520,12 +525,13 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private EventLoop startThread() {
         ownThread = true;
-        Thread t = new Thread(() -> {
-            CURRENT.set(this);
+        Thread t = new LoopThread(() -> {
+            LoopThread self = (LoopThread) Thread.currentThread();
+            self.running = this;
             try {
                 runLoop();
             } finally {
-                CURRENT.remove();
+                self.running = null;
             }
         }, name);
         t.setDaemon(config.daemon);
@@ -534,6 +540,20 @@ public final class EventLoop implements Executor, AutoCloseable {
         blockedProbe.register();
         t.start();
         return this;
+    }
+
+    /**
+     * A thread that a loop started for itself. Async code asks "which loop am I on" on every
+     * {@code runSync}, checkpoint and promise: a field of the thread answers it without the
+     * ThreadLocal lookup that a loop run on the caller's thread ({@link #run}) still needs.
+     */
+    private static final class LoopThread extends Thread {
+        /** The loop running on this thread; written and read by this thread only. */
+        @Nullable EventLoop running;
+
+        LoopThread(Runnable body, String name) {
+            super(body, name);
+        }
     }
 
     private void runLoop() {

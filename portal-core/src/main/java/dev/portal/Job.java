@@ -154,8 +154,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             handOn(worker);
             return;
         }
-        OffloadCounters c = loop.offloads;
-        c.started.increment();
+        worker.countStarted();
         ContextSnapshot.Scope restore = ThreadContext.apply(threadLocals);
         try {
             outcome = fn.call();
@@ -167,7 +166,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             finishRunning(worker);
             worker.setCurrentJob(null);
         }
-        (outcomeIsFailure ? c.failed : c.succeeded).increment();
+        worker.countFinished(outcomeIsFailure);
         handOn(worker);
     }
 

@@ -1001,6 +1001,70 @@ class ToThreadTest {
     }
 
     @Test
+    void callCountsSurviveRetiredWorkersAndNeverGoBackWhileWorkersComeAndGo() throws Exception {
+        EventLoop loop = EventLoop.builder().name("tt-counts").workerIdleTimeout(Duration.ofMillis(1)).start();
+        AtomicBoolean reading = new AtomicBoolean(true);
+        List<String> violations = new CopyOnWriteArrayList<>();
+        AtomicInteger reads = new AtomicInteger();
+        Thread reader = new Thread(() -> {
+            long lastStarted = 0;
+            long lastFinished = 0;
+            while (reading.get()) {
+                OffloadStatistics o = loop.statistics().offloads();
+                long finished = o.succeeded() + o.failed();
+                if (o.started() < lastStarted || finished < lastFinished) {
+                    violations.add("went back: started " + lastStarted + " -> " + o.started() + ", finished "
+                            + lastFinished + " -> " + finished);
+                }
+                if (loop.statistics().workers().busy() < 0) {
+                    violations.add("negative busy count");
+                }
+                lastStarted = o.started();
+                lastFinished = finished;
+                reads.incrementAndGet();
+            }
+        }, "tt-counts-reader");
+        int rounds = 200;
+        try {
+            reader.start();
+            // Rounds of four calls, one of which throws, with pauses long enough for the workers to
+            // retire (1 ms idle timeout) between some of them: counts move from live workers to
+            // the pool's total as workers exit.
+            for (int i = 0; i < rounds; i++) {
+                int round = i;
+                submit(loop, () -> {
+                    List<CompletableFuture<Integer>> calls = new ArrayList<>();
+                    for (int k = 0; k < 4; k++) {
+                        boolean fail = k == 0;
+                        calls.add(ToThread.runSync(() -> {
+                            if (fail) {
+                                throw new IOException("call " + round);
+                            }
+                            return round;
+                        }).toCompletableFuture());
+                    }
+                    return CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)).handle((v, e) -> null);
+                }).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                if (i % 20 == 0) {
+                    await().atMost(TIMEOUT).until(() -> loop.statistics().workers().live() == 0);
+                }
+            }
+            await().atMost(TIMEOUT).until(() -> reads.get() > 100);
+        } finally {
+            reading.set(false);
+            reader.join(TIMEOUT.toMillis());
+            loop.close();
+        }
+
+        OffloadStatistics counts = loop.statistics().offloads();
+        assertThat(violations).isEmpty();
+        assertThat(loop.statistics().workers().retired()).isGreaterThanOrEqualTo(rounds / 20);
+        assertThat(counts.started()).isEqualTo(4L * rounds);
+        assertThat(counts.succeeded()).isEqualTo(3L * rounds);
+        assertThat(counts.failed()).isEqualTo(rounds);
+    }
+
+    @Test
     void virtualWorkersRunCallsOnVirtualThreadsOnJdk21AndNewer() throws Exception {
         assumeTrue(Runtime.version().feature() >= 21, "virtual threads need JDK 21 or newer");
         AtomicReference<EventLoop> loop = new AtomicReference<>();

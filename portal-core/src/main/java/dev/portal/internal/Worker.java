@@ -21,11 +21,21 @@ public final class Worker implements Runnable {
 
     private static final VarHandle STATE;
     private static final VarHandle CURRENT_JOB;
+    private static final VarHandle STARTED_COUNT;
+    private static final VarHandle SUCCEEDED_COUNT;
+    private static final VarHandle FAILED_COUNT;
+
+    static final int STARTED = 0;
+    static final int SUCCEEDED = 1;
+    static final int FAILED = 2;
 
     static {
         try {
             STATE = MethodHandles.lookup().findVarHandle(Worker.class, "state", int.class);
             CURRENT_JOB = MethodHandles.lookup().findVarHandle(Worker.class, "currentJob", Object.class);
+            STARTED_COUNT = MethodHandles.lookup().findVarHandle(Worker.class, "started", long.class);
+            SUCCEEDED_COUNT = MethodHandles.lookup().findVarHandle(Worker.class, "succeeded", long.class);
+            FAILED_COUNT = MethodHandles.lookup().findVarHandle(Worker.class, "failed", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -46,9 +56,43 @@ public final class Worker implements Runnable {
     @Nullable WorkerJob handoff;
     long idleSinceNanos;
     @Nullable Thread thread;
+    /**
+     * Calls this worker started and finished. Written by the worker only, with opaque stores (so a
+     * reader never sees a torn value); the pool sums them ({@link WorkerPool#started()}). A shared
+     * counter would be a contended CAS per call among all the workers.
+     */
+    private long started;
+    private long succeeded;
+    private long failed;
 
     Worker(WorkerPool pool) {
         this.pool = pool;
+    }
+
+    /** Counts a call whose function starts on this worker. Worker thread only. */
+    public void countStarted() {
+        STARTED_COUNT.setOpaque(this, started + 1);
+    }
+
+    /** Counts a call whose function returned ({@code failed}: threw) on this worker. Worker thread only. */
+    public void countFinished(boolean threw) {
+        if (threw) {
+            FAILED_COUNT.setOpaque(this, failed + 1);
+        } else {
+            SUCCEEDED_COUNT.setOpaque(this, succeeded + 1);
+        }
+    }
+
+    /** One of this worker's counts: {@link #STARTED}, {@link #SUCCEEDED} or {@link #FAILED}. Any thread. */
+    long count(int which) {
+        switch (which) {
+            case STARTED:
+                return (long) STARTED_COUNT.getOpaque(this);
+            case SUCCEEDED:
+                return (long) SUCCEEDED_COUNT.getOpaque(this);
+            default:
+                return (long) FAILED_COUNT.getOpaque(this);
+        }
     }
 
     /** The worker running on the calling thread, or null. */

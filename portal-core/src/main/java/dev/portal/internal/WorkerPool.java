@@ -59,6 +59,12 @@ public final class WorkerPool {
     private final AtomicLong created = new AtomicLong();
     private final AtomicLong retired = new AtomicLong();
     private volatile boolean shutdown;
+    // The call counts of workers that exited, folded in under foldLock. foldVersion is odd while a
+    // fold is under way, so a reader that summed the live workers during one sums again.
+    private final Object foldLock = new Object();
+    private volatile long foldVersion;
+    /** Indexed by {@link Worker#STARTED}, {@link Worker#SUCCEEDED}, {@link Worker#FAILED}. */
+    private final long[] exitedCounts = new long[3];
 
     public WorkerPool(String namePrefix, Duration idleTimeout, boolean virtual, Consumer<Throwable> uncaught) {
         this.namePrefix = namePrefix.isEmpty() ? "portal-worker-" + POOL_IDS.incrementAndGet() + "-" : namePrefix;
@@ -221,7 +227,54 @@ public final class WorkerPool {
     }
 
     void exited(Worker worker) {
-        live.remove(worker);
+        synchronized (foldLock) {
+            foldVersion++;
+            for (int which = 0; which < exitedCounts.length; which++) {
+                exitedCounts[which] += worker.count(which);
+            }
+            live.remove(worker);
+            foldVersion++;
+        }
+    }
+
+    /** Calls whose function started on this pool's workers. Any thread. */
+    public long started() {
+        return sum(Worker.STARTED);
+    }
+
+    /** Calls whose function returned normally on this pool's workers. Any thread. */
+    public long succeeded() {
+        return sum(Worker.SUCCEEDED);
+    }
+
+    /** Calls whose function threw on this pool's workers. Any thread. */
+    public long failed() {
+        return sum(Worker.FAILED);
+    }
+
+    /**
+     * The exited workers' count plus the live ones', read with no worker between the two sets:
+     * a fold (rare: a worker retires) makes the reader sum again. Every count only grows, and so
+     * does every sum.
+     */
+    private long sum(int which) {
+        while (true) {
+            long version = foldVersion;
+            if ((version & 1) != 0) {
+                Thread.onSpinWait();
+                continue;
+            }
+            long total;
+            synchronized (foldLock) {
+                total = exitedCounts[which];
+            }
+            for (Worker w : live) {
+                total += w.count(which);
+            }
+            if (foldVersion == version) {
+                return total;
+            }
+        }
     }
 
     void reportUncaught(Throwable t) {
