@@ -273,10 +273,12 @@ public final class CapacityLimiter {
 
     /**
      * Gives back the token of a waiter that holds as itself (a {@code runSync} call) and grants it
-     * to the oldest waiter. Any thread; once per held token.
+     * to the oldest waiter. Any thread; once per held token. With calls queued, the wait-time
+     * statistics take their reading from {@code clock}'s {@link EventLoop#statisticsClock()} (the
+     * loop of the call: no clock read per call while it runs), or read the clock if it is null.
      */
-    void releaseHeld(Waiter holder) {
-        long now = clockIfQueued();
+    void releaseHeld(Waiter holder, @Nullable EventLoop clock) {
+        long now = waiting == 0 ? NO_TIME : clock != null ? clock.statisticsClock() : System.nanoTime();
         Waiter next;
         synchronized (this) {
             Object link = holder.limiterLink();

@@ -64,8 +64,10 @@ public final class EventLoop implements Executor, AutoCloseable {
     private static final int TERMINATED = 3;
     private static final int EXTERNAL_BATCH = 1024;
     private static final int SLEEP_FLAG = 16;
+    private static final int CLOCK_SLOT = 8;
 
     private static final VarHandle SLEEPING;
+    private static final VarHandle CLOCK;
     private static final VarHandle TICKS;
     private static final VarHandle LAST_TIMER_LAG;
     private static final VarHandle MAX_TIMER_LAG;
@@ -74,6 +76,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             SLEEPING = MethodHandles.arrayElementVarHandle(int[].class);
+            CLOCK = MethodHandles.arrayElementVarHandle(long[].class);
             TICKS = lookup.findVarHandle(LoopFrameFields.class, "ticks", long.class);
             LAST_TIMER_LAG = lookup.findVarHandle(LoopFrameFields.class, "lastTimerLagNanos", long.class);
             MAX_TIMER_LAG = lookup.findVarHandle(LoopFrameFields.class, "maxTimerLagNanos", long.class);
@@ -106,6 +109,12 @@ public final class EventLoop implements Executor, AutoCloseable {
      * miss after each of the loop's naps.
      */
     private final int[] sleeping = new int[2 * SLEEP_FLAG + 1];
+    /**
+     * The loop's published clock at index {@link #CLOCK_SLOT}, on a line of its own: the start of
+     * the current turn, written once per turn, and refreshed before the park flag is cleared. See
+     * {@link #statisticsClock()}.
+     */
+    private final long[] clock = new long[2 * CLOCK_SLOT + 1];
     private volatile boolean stopRequested;
     private long stopDeadline;
 
@@ -290,6 +299,7 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private void wakeup() {
         if ((int) SLEEPING.getVolatile(sleeping, SLEEP_FLAG) == 1
+                && publishClock(System.nanoTime())
                 && SLEEPING.compareAndSet(sleeping, SLEEP_FLAG, 1, 0)) {
             Thread t = thread;
             if (t != null) {
@@ -583,6 +593,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         boolean worked = false;
         long now = System.nanoTime();
         frame.turnNanos = now;
+        publishClock(now);
         TimerQueue.Timer timer;
         while ((timer = timers.pollDue(now)) != null) {
             long lag = now - timer.deadlineNanos();
@@ -662,7 +673,29 @@ public final class EventLoop implements Executor, AutoCloseable {
                 LockSupport.parkNanos(this, wait);
             }
         }
+        publishClock(System.nanoTime());
         SLEEPING.setVolatile(sleeping, SLEEP_FLAG, 0);
+    }
+
+    /** Publishes a clock reading for {@link #statisticsClock()}; returns true to chain in conditions. */
+    private boolean publishClock(long nanos) {
+        CLOCK.setOpaque(clock, CLOCK_SLOT, nanos);
+        return true;
+    }
+
+    /**
+     * A clock reading for statistics kept by other threads (the limiter's wait time, updated by
+     * every worker that frees a token): while the loop runs, the start of its current turn, with no
+     * clock read, which on a busy loop is at most a turn old; while it sleeps or is not running, the
+     * time now. Whoever clears the park flag publishes a fresh reading first, so an awake flag never
+     * comes with a reading from before the nap. A callback that blocks the loop holds the reading
+     * back for as long as it blocks (the blocked-loop detector reports such callbacks). Any thread.
+     */
+    long statisticsClock() {
+        if ((int) SLEEPING.getVolatile(sleeping, SLEEP_FLAG) == 1 || state != RUNNING) {
+            return System.nanoTime();
+        }
+        return (long) CLOCK.getOpaque(clock, CLOCK_SLOT);
     }
 
     /**

@@ -137,7 +137,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             state = CANCELLED;
             outcome = e;
             outcomeIsFailure = true;
-            limiter().releaseHeld(this);
+            limiter().releaseHeld(this, loop);
             postCompletion();
         }
     }
@@ -177,7 +177,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
      */
     private void handOn(Worker worker) {
         worker.openHandoff();
-        limiter().releaseHeld(this);
+        limiter().releaseHeld(this, loop);
         worker.release();
         postCompletion();
     }

@@ -226,7 +226,7 @@ class LimiterLincheckTest {
             if (w.state.get() != TestWaiter.GRANTED) {
                 return "waiting";
             }
-            limiter.releaseHeld(w);
+            limiter.releaseHeld(w, null);
             slots[t] = null;
             return "released";
         }

@@ -764,6 +764,30 @@ class ToThreadTest {
     }
 
     @Test
+    void timeQueuedForATokenIsCountedWhileTheLoopSleeps() throws Exception {
+        CapacityLimiter limiter = new CapacityLimiter(1);
+        CountDownLatch holding = new CountDownLatch(1);
+        long[] elapsed = new long[1];
+
+        long start = System.nanoTime();
+        EventLoop.run(() -> {
+            CompletionStage<Object> holder = ToThread.runSync(() -> {
+                holding.countDown();
+                Thread.sleep(100); // the loop has nothing to do and parks meanwhile
+                return null;
+            }, limiter);
+            CompletionStage<Object> queued = ToThread.runSync(() -> null, limiter);
+            return holder.thenCompose(v -> queued);
+        });
+        elapsed[0] = System.nanoTime() - start;
+
+        Duration waited = limiter.statistics().totalWaitTime();
+        assertThat(limiter.statistics().waitedAcquisitions()).isEqualTo(1);
+        // The second call queued from the start until the first one freed its token after 100 ms.
+        assertThat(waited).isGreaterThanOrEqualTo(Duration.ofMillis(90)).isLessThanOrEqualTo(Duration.ofNanos(elapsed[0]));
+    }
+
+    @Test
     void cancellingManyQueuedCallsAtOnceKeepsNoneOfThemAndNoneRuns() throws Exception {
         int calls = 50_000;
         CapacityLimiter paused = new CapacityLimiter(0);
