@@ -65,6 +65,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     private static final int EXTERNAL_BATCH = 1024;
     private static final int SLEEP_FLAG = 16;
     private static final int CLOCK_SLOT = 8;
+    /** The published clock's value while the loop sleeps or is not running: read the clock. */
+    private static final long NO_CLOCK = Long.MIN_VALUE;
 
     private static final VarHandle SLEEPING;
     private static final VarHandle CLOCK;
@@ -111,10 +113,10 @@ public final class EventLoop implements Executor, AutoCloseable {
     private final int[] sleeping = new int[2 * SLEEP_FLAG + 1];
     /**
      * The loop's published clock at index {@link #CLOCK_SLOT}, on a line of its own: the start of
-     * the current turn, written once per turn, and refreshed before the park flag is cleared. See
-     * {@link #statisticsClock()}.
+     * the current turn, written once per turn, or {@link #NO_CLOCK} from before the loop parks
+     * until its next turn, and before it starts and after it stops. See {@link #statisticsClock()}.
      */
-    private final long[] clock = new long[2 * CLOCK_SLOT + 1];
+    private final long[] clock = newClock();
     private volatile boolean stopRequested;
     private long stopDeadline;
 
@@ -299,7 +301,6 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private void wakeup() {
         if ((int) SLEEPING.getVolatile(sleeping, SLEEP_FLAG) == 1
-                && publishClock(System.nanoTime())
                 && SLEEPING.compareAndSet(sleeping, SLEEP_FLAG, 1, 0)) {
             Thread t = thread;
             if (t != null) {
@@ -585,6 +586,7 @@ public final class EventLoop implements Executor, AutoCloseable {
                 }
             }
         } finally {
+            CLOCK.setOpaque(clock, CLOCK_SLOT, NO_CLOCK);
             terminate();
         }
     }
@@ -593,7 +595,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         boolean worked = false;
         long now = System.nanoTime();
         frame.turnNanos = now;
-        publishClock(now);
+        CLOCK.setOpaque(clock, CLOCK_SLOT, now);
         TimerQueue.Timer timer;
         while ((timer = timers.pollDue(now)) != null) {
             long lag = now - timer.deadlineNanos();
@@ -656,6 +658,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             return;
         }
         external.trim(); // keep nothing alive through an idle queue
+        CLOCK.setOpaque(clock, CLOCK_SLOT, NO_CLOCK); // until the next turn publishes one
         SLEEPING.setVolatile(sleeping, SLEEP_FLAG, 1);
         if (!external.isEmpty() || (stopRequested && state == RUNNING)) {
             SLEEPING.setVolatile(sleeping, SLEEP_FLAG, 0);
@@ -673,29 +676,26 @@ public final class EventLoop implements Executor, AutoCloseable {
                 LockSupport.parkNanos(this, wait);
             }
         }
-        publishClock(System.nanoTime());
         SLEEPING.setVolatile(sleeping, SLEEP_FLAG, 0);
     }
 
-    /** Publishes a clock reading for {@link #statisticsClock()}; returns true to chain in conditions. */
-    private boolean publishClock(long nanos) {
-        CLOCK.setOpaque(clock, CLOCK_SLOT, nanos);
-        return true;
+    private static long[] newClock() {
+        long[] c = new long[2 * CLOCK_SLOT + 1];
+        c[CLOCK_SLOT] = NO_CLOCK;
+        return c;
     }
 
     /**
      * A clock reading for statistics kept by other threads (the limiter's wait time, updated by
      * every worker that frees a token): while the loop runs, the start of its current turn, with no
-     * clock read, which on a busy loop is at most a turn old; while it sleeps or is not running, the
-     * time now. Whoever clears the park flag publishes a fresh reading first, so an awake flag never
-     * comes with a reading from before the nap. A callback that blocks the loop holds the reading
-     * back for as long as it blocks (the blocked-loop detector reports such callbacks). Any thread.
+     * clock read, which on a busy loop is at most a turn old; from before the loop parks until its
+     * next turn, and while it is not running, the time now. A callback that blocks the loop holds
+     * the reading back for as long as it blocks (the blocked-loop detector reports such callbacks).
+     * Any thread.
      */
     long statisticsClock() {
-        if ((int) SLEEPING.getVolatile(sleeping, SLEEP_FLAG) == 1 || state != RUNNING) {
-            return System.nanoTime();
-        }
-        return (long) CLOCK.getOpaque(clock, CLOCK_SLOT);
+        long published = (long) CLOCK.getOpaque(clock, CLOCK_SLOT);
+        return published != NO_CLOCK ? published : System.nanoTime();
     }
 
     /**

@@ -12,7 +12,7 @@ import org.jspecify.annotations.Nullable;
  * and a CAS from IDLE to RETIRED retires it. Those two CASes decide every race between waking and
  * retiring. The pool's {@link WorkerPool} describes how jobs reach workers.
  */
-public final class Worker implements Runnable {
+public final class Worker extends WorkerFields implements Runnable {
 
     static final int SEARCHING = 0;
     static final int BUSY = 1;
@@ -31,11 +31,11 @@ public final class Worker implements Runnable {
 
     static {
         try {
-            STATE = MethodHandles.lookup().findVarHandle(Worker.class, "state", int.class);
-            CURRENT_JOB = MethodHandles.lookup().findVarHandle(Worker.class, "currentJob", Object.class);
-            STARTED_COUNT = MethodHandles.lookup().findVarHandle(Worker.class, "started", long.class);
-            SUCCEEDED_COUNT = MethodHandles.lookup().findVarHandle(Worker.class, "succeeded", long.class);
-            FAILED_COUNT = MethodHandles.lookup().findVarHandle(Worker.class, "failed", long.class);
+            STATE = MethodHandles.lookup().findVarHandle(WorkerFields.class, "state", int.class);
+            CURRENT_JOB = MethodHandles.lookup().findVarHandle(WorkerFields.class, "currentJob", Object.class);
+            STARTED_COUNT = MethodHandles.lookup().findVarHandle(WorkerFields.class, "started", long.class);
+            SUCCEEDED_COUNT = MethodHandles.lookup().findVarHandle(WorkerFields.class, "succeeded", long.class);
+            FAILED_COUNT = MethodHandles.lookup().findVarHandle(WorkerFields.class, "failed", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -43,30 +43,11 @@ public final class Worker implements Runnable {
 
     private static final ThreadLocal<Worker> CURRENT = new ThreadLocal<>();
 
-    final WorkerPool pool;
-    private volatile int state = SEARCHING;
-    /** Written by this worker with release stores; read by anyone (an interrupter's scan). */
-    private volatile @Nullable Object currentJob;
-    // Worker thread only.
-    /** Whether the running job has counted this worker as searching again (see {@link #release}). */
-    private boolean released;
-    /** Whether a job dispatched from this thread now is handed to this worker (see {@link #openHandoff}). */
-    private boolean handoffOpen;
-    /** A job handed to this worker, to run next. */
-    @Nullable WorkerJob handoff;
-    long idleSinceNanos;
-    @Nullable Thread thread;
-    /**
-     * Calls this worker started and finished. Written by the worker only, with opaque stores (so a
-     * reader never sees a torn value); the pool sums them ({@link WorkerPool#started()}). A shared
-     * counter would be a contended CAS per call among all the workers.
-     */
-    private long started;
-    private long succeeded;
-    private long failed;
+    @SuppressWarnings("unused")
+    private long q0, q1, q2, q3, q4, q5, q6, q7;
 
     Worker(WorkerPool pool) {
-        this.pool = pool;
+        super(pool);
     }
 
     /** Counts a call whose function starts on this worker. Worker thread only. */
@@ -217,5 +198,46 @@ public final class Worker implements Runnable {
             }
             pool.exited(this);
         }
+    }
+}
+
+/**
+ * The padding before {@link WorkerFields}. A worker writes its fields on every call it runs, and the
+ * pool allocates its workers one after another: padded on both sides (here and in {@link Worker}),
+ * no two workers share a cache line.
+ */
+abstract class WorkerPadding {
+    @SuppressWarnings("unused")
+    private int gap;
+    @SuppressWarnings("unused")
+    private long p0, p1, p2, p3, p4, p5, p6, p7;
+}
+
+/** The fields of {@link Worker}; see there. */
+abstract class WorkerFields extends WorkerPadding {
+    final WorkerPool pool;
+    volatile int state = Worker.SEARCHING;
+    /** Written by this worker with release stores; read by anyone (an interrupter's scan). */
+    volatile @Nullable Object currentJob;
+    // Worker thread only.
+    /** Whether the running job has counted this worker as searching again (see {@link Worker#release}). */
+    boolean released;
+    /** Whether a job dispatched from this thread now is handed to this worker (see {@link Worker#openHandoff}). */
+    boolean handoffOpen;
+    /** A job handed to this worker, to run next. */
+    @Nullable WorkerJob handoff;
+    long idleSinceNanos;
+    @Nullable Thread thread;
+    /**
+     * Calls this worker started and finished. Written by the worker only, with opaque stores (so a
+     * reader never sees a torn value); the pool sums them ({@link WorkerPool#started()}). A shared
+     * counter would be a contended CAS per call among all the workers.
+     */
+    long started;
+    long succeeded;
+    long failed;
+
+    WorkerFields(WorkerPool pool) {
+        this.pool = pool;
     }
 }
