@@ -590,7 +590,10 @@ public final class BlockingPortal implements AutoCloseable {
          * far back in the queue (64 callers on two cores) is better parked, leaving the CPU to the
          * others' wake-ups. While the queue is long the spinner looks at the future once a
          * microsecond. At most half the cores' worth of callers (at least one) spin at a time; the
-         * others park at once.
+         * others park at once. A thread waiting for a call that has more than {@link #SHORT_QUEUE}
+         * newer calls queued behind it does not spin at all: it waits for calls it started in bulk
+         * (spinning right behind the loop, it would pull each future from the loop's cache as the
+         * loop completes it) or it is one of a crowd of callers; parked, it is woken once per turn.
          */
         private static final long SPIN_NANOS = Long.getLong("portal.caller.spinNanos", 3_000L);
         private static final long MAX_SPIN_NANOS = Long.getLong("portal.caller.maxSpinNanos", 1_000_000L);
@@ -696,6 +699,13 @@ public final class BlockingPortal implements AutoCloseable {
 
         private void spinUntilDone() {
             if (SPIN_NANOS <= 0 || isDone()) {
+                return;
+            }
+            EventLoop l = portal.loop;
+            if (seq != 0 && l.submittedAfter(seq) > SHORT_QUEUE) {
+                // An old call with many newer ones queued behind it: this thread waits for calls
+                // in bulk, or is one of a crowd. Spinning right behind the loop would pull every
+                // future it completes from its cache; parked, the thread is woken once per turn.
                 return;
             }
             int spinners = SPINNERS.get();

@@ -729,6 +729,14 @@ public final class EventLoop implements Executor, AutoCloseable {
         return (int) SLEEPING.getVolatile(sleeping, SLEEP_FLAG) == 1;
     }
 
+    /**
+     * How many callbacks other threads have submitted after the one that {@link #submit} placed at
+     * {@code seq}; a hint.
+     */
+    long submittedAfter(long seq) {
+        return Math.max(0, external.appended() - seq);
+    }
+
     /** About how many callbacks other threads have queued that the loop has not taken yet; a hint. */
     long backlog() {
         return external.backlog();

@@ -216,6 +216,15 @@ public final class MpscQueue<E> {
     }
 
     /**
+     * The sequence number of the last element appended (0 before the first; once closed, that of
+     * the last one polled). Any thread; a hint.
+     */
+    public long appended() {
+        Node t = tail();
+        return t == CLOSED ? polled() : t.seq;
+    }
+
+    /**
      * About how many elements wait to be polled: a hint for a thread deciding how to wait for the
      * consumer, not a count to act on. Any thread; 0 once closed.
      */

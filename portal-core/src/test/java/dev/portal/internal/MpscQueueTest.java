@@ -80,6 +80,20 @@ class MpscQueueTest {
     }
 
     @Test
+    void appendedIsTheSequenceNumberOfTheNewestElement() {
+        MpscQueue<Integer> q = new MpscQueue<>();
+        assertThat(q.appended()).isZero();
+        long first = q.append(1);
+        long second = q.append(2);
+        assertThat(q.appended()).isEqualTo(second).isEqualTo(first + 1);
+        q.poll();
+        assertThat(q.appended()).as("polling does not move it").isEqualTo(second);
+        q.close();
+        assertThat(q.appended()).as("closed: the last polled, so nothing counts as queued after it")
+                .isEqualTo(q.polled()).isEqualTo(first);
+    }
+
+    @Test
     void aTrimmedQueueKeepsNothingItHandedOutReachable() {
         MpscQueue<Object> q = new MpscQueue<>();
         List<WeakReference<Object>> handedOut = new ArrayList<>();
