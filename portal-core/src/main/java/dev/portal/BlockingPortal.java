@@ -590,10 +590,11 @@ public final class BlockingPortal implements AutoCloseable {
          * far back in the queue (64 callers on two cores) is better parked, leaving the CPU to the
          * others' wake-ups. While the queue is long the spinner looks at the future once a
          * microsecond. At most half the cores' worth of callers (at least one) spin at a time; the
-         * others park at once. A thread waiting for a call that has more than {@link #SHORT_QUEUE}
-         * newer calls queued behind it does not spin at all: it waits for calls it started in bulk
-         * (spinning right behind the loop, it would pull each future from the loop's cache as the
-         * loop completes it) or it is one of a crowd of callers; parked, it is woken once per turn.
+         * others park at once. A thread whose call has more than {@link #SHORT_QUEUE} calls ahead
+         * of it, or as many newer calls queued behind it, does not spin at all: it is one of a crowd
+         * of callers, or it waits for calls it started in bulk (spinning right behind the loop, it
+         * would pull each future from the loop's cache as the loop completes it); parked, it is
+         * woken once per turn.
          */
         private static final long SPIN_NANOS = Long.getLong("portal.caller.spinNanos", 3_000L);
         private static final long MAX_SPIN_NANOS = Long.getLong("portal.caller.maxSpinNanos", 1_000_000L);
@@ -702,10 +703,11 @@ public final class BlockingPortal implements AutoCloseable {
                 return;
             }
             EventLoop l = portal.loop;
-            if (seq != 0 && l.submittedAfter(seq) > SHORT_QUEUE) {
-                // An old call with many newer ones queued behind it: this thread waits for calls
-                // in bulk, or is one of a crowd. Spinning right behind the loop would pull every
-                // future it completes from its cache; parked, the thread is woken once per turn.
+            if (seq != 0 && (l.aheadOf(seq) > SHORT_QUEUE || l.submittedAfter(seq) > SHORT_QUEUE)) {
+                // Far back in the queue (one of a crowd), or an old call with many newer ones
+                // behind it (this thread waits for calls in bulk, and spinning right behind the
+                // loop would pull every future it completes from its cache): park, and be woken
+                // once per turn.
                 return;
             }
             int spinners = SPINNERS.get();
