@@ -11,11 +11,14 @@ import java.util.concurrent.TimeUnit;
 import dev.portal.bench.jmh.CancelObservedBenchmark;
 import dev.portal.bench.jmh.CheckCancelledBenchmark;
 import dev.portal.bench.jmh.ContenderState;
+import dev.portal.bench.jmh.ContextPropagationBenchmark;
 import dev.portal.bench.jmh.ExternalCallBenchmark;
 import dev.portal.bench.jmh.OffloadBenchmark;
 import dev.portal.bench.jmh.PortalWorkerExecutor;
 import dev.portal.bench.jmh.StartTaskSoonBenchmark;
 import dev.portal.bench.jmh.WorkerInterruptedBenchmark;
+
+import io.micrometer.context.ContextRegistry;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -88,6 +91,37 @@ class BenchmarksTest {
     }
 
     @Test
+    void contextPropagationBenchmarkCarriesTheContextToEveryWorkerAndUnregistersIt() throws Exception {
+        ContextPropagationBenchmark b = new ContextPropagationBenchmark();
+        b.start();
+        try {
+            for (int i = 0; i < 3; i++) {
+                assertThat(b.roundTrip()).isEqualTo(OffloadBenchmark.SEQUENTIAL);
+                assertThat(b.inFlight1000()).isTrue();
+            }
+        } finally {
+            b.stop();
+        }
+        assertThat(ContextRegistry.getInstance().getThreadLocalAccessors())
+                .noneMatch(a -> a.key().equals(ContextPropagationBenchmark.ACCESSOR_KEY));
+    }
+
+    @Test
+    void contextPropagationBenchmarkFailsWhenAWorkerMissesTheContext() throws Exception {
+        ContextPropagationBenchmark b = new ContextPropagationBenchmark();
+        b.start();
+        try {
+            // Unregistered, nothing reaches the workers: the benchmark must refuse to report a number.
+            ContextRegistry.getInstance().removeThreadLocalAccessor(ContextPropagationBenchmark.ACCESSOR_KEY);
+            assertThatThrownBy(b::inFlight1000).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("did not see the caller's context");
+        } finally {
+            ContextPropagationBenchmark.clearMissing();
+            b.stop();
+        }
+    }
+
+    @Test
     void checkCancelledBenchmarkRunsOnAPortalWorkerThroughTheCustomExecutor() throws Exception {
         PortalWorkerExecutor executor = new PortalWorkerExecutor(1, "test");
         try {
@@ -128,6 +162,7 @@ class BenchmarksTest {
                 "WorkerInterruptedBenchmark_workerInterrupted_jmhTest",
                 "CheckCancelledBenchmark_checkCancelled_jmhTest",
                 "CheckCancelledBenchmark_threadLocalPlusVolatile_jmhTest",
-                "CheckCancelledBenchmark_isInterrupted_jmhTest");
+                "CheckCancelledBenchmark_isInterrupted_jmhTest", "ContextPropagationBenchmark_roundTrip_jmhTest",
+                "ContextPropagationBenchmark_inFlight1000_jmhTest");
     }
 }

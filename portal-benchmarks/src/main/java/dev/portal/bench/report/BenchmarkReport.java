@@ -502,7 +502,45 @@ public final class BenchmarkReport {
         }
         sb.append("### Targets\n\n");
         sb.append(targets());
+        String context = contextTable();
+        if (!context.isEmpty()) {
+            sb.append("\n### What context propagation costs Portal\n\n");
+            sb.append("Portal again, with one ThreadLocal registered with Micrometer's context-propagation and set "
+                    + "on the calling thread, so every hop captures, applies and restores it: a two-entry map "
+                    + "copied on every capture and apply, as SLF4J's MDC is with Logback "
+                    + "(`ContextPropagationBenchmark`). The table above runs Portal with nothing registered, as "
+                    + "the contenders propagate nothing.\n\n");
+            sb.append(context);
+        }
         return sb.toString();
+    }
+
+    /** Portal's (a) and (b) without and with a propagated context; empty if not measured. */
+    String contextTable() {
+        String[][] rows = {
+            {"(a) offload round trip", "OffloadBenchmark.roundTrip#portal", "ContextPropagationBenchmark.roundTrip"},
+            {"(b) 1000 offloads in flight", "OffloadBenchmark.inFlight1000#portal",
+                "ContextPropagationBenchmark.inFlight1000"},
+        };
+        StringBuilder sb = new StringBuilder();
+        for (String[] r : rows) {
+            Cell without = cells.get(r[1]);
+            Cell with = cells.get(r[2]);
+            if (without == null || with == null) {
+                continue;
+            }
+            boolean rate = with.unit().endsWith("/s");
+            double cost = rate ? without.score() / with.score() : with.score() / without.score();
+            sb.append("| ").append(r[0]).append(" | ").append(format(without)).append(" | ").append(format(with));
+            if (with.hasError()) {
+                sb.append(" ± ").append(formatNumber(with.error(), with.unit()));
+            }
+            sb.append(String.format(Locale.ROOT, " | %.2f× |%n", cost));
+        }
+        if (sb.length() == 0) {
+            return "";
+        }
+        return "| Operation | Portal, no context | Portal, MDC-like context | cost |\n|---|---:|---:|---:|\n" + sb;
     }
 
     /** Library versions, read from the jar names on this JVM's class path. */

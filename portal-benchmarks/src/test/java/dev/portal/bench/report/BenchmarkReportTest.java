@@ -127,6 +127,26 @@ class BenchmarkReportTest {
     }
 
     @Test
+    void contextTableComparesPortalWithAndWithoutAPropagatedContext() {
+        BenchmarkReport r = report(portalScores(10, 1_000_000, 2));
+        assertThat(r.contextTable()).as("not measured: no table").isEmpty();
+        assertThat(r.markdown(null, null, null, "today")).doesNotContain("context propagation costs");
+
+        String json = results(portalScores(10, 1_000_000, 2));
+        json = json.substring(0, json.lastIndexOf(']')) + ",\n"
+                + entry("ContextPropagationBenchmark.roundTrip", null, "avgt", 12.5, "0.5", "us/op") + ",\n"
+                + entry("ContextPropagationBenchmark.inFlight1000", null, "thrpt", 800000, "1000", "ops/s") + "\n]\n";
+        BenchmarkReport withContext = new BenchmarkReport();
+        withContext.readJmh(json);
+        withContext.readFootprint(FOOTPRINT);
+        // Time: 12.5 µs against 10 µs costs 1.25×; rate: 0.8 M/s against 1 M/s costs 1.25× too.
+        assertThat(withContext.contextTable())
+                .contains("| (a) offload round trip | 10.0 µs | 12.5 µs ± 0.50 | 1.25× |")
+                .contains("| (b) 1000 offloads in flight | 1.00 M ops/s | 800.0 k ops/s ± 1.0 k | 1.25× |");
+        assertThat(withContext.markdown(null, null, null, "today")).contains("### What context propagation costs Portal");
+    }
+
+    @Test
     void publishReplacesOnlyTheGeneratedSection() {
         String doc = "# Perf\n\nintro\n\n" + BenchmarkReport.BEGIN + "\nold\n" + BenchmarkReport.END + "\n\nafter\n";
         assertThat(BenchmarkReport.publish(doc, "new\n"))
