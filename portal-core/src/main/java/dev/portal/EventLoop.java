@@ -587,6 +587,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             }
         } finally {
             CLOCK.setOpaque(clock, CLOCK_SLOT, NO_CLOCK);
+            switchContext(null); // the thread's own context back (a loop run on the caller's thread)
             terminate();
         }
     }
@@ -625,13 +626,64 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private void runCallback(Runnable r) {
         TICKS.setOpaque(frame, (long) TICKS.getOpaque(frame) + 1);
+        LoopFrame f = frame;
+        // A deferred completion enters its promise's task before any other code runs, so it may
+        // keep that task's context applied (completeInTaskContext); any other callback starts
+        // from the thread's own context.
+        boolean completion = r instanceof LoopPromise;
+        if (!completion && f.contextTask != null) {
+            switchContext(null);
+        }
+        f.mayKeepContext = completion;
         try {
             r.run();
         } catch (Throwable t) {
             reportUncaught(t);
         } finally {
-            frame.currentTask = null;
-            frame.currentScope = rootScope;
+            f.mayKeepContext = false;
+            f.currentTask = null;
+            f.currentScope = rootScope;
+        }
+    }
+
+    /**
+     * Enters a promise's task and scope to complete it, as the first thing a top-level callback
+     * does (a deferred completion: see {@link #runCallback}), and leaves the task's ThreadLocal
+     * context applied after the callback: the next callback of the same task (the next offload's
+     * result, say) then applies and captures nothing. Switching to another task, or to a callback
+     * that is not a completion, first captures what the task's callbacks changed into the task and
+     * restores the thread's own context. Returns false, doing nothing, if the callback is past that
+     * point (the caller then enters and leaves the usual way). Loop thread only.
+     */
+    boolean enterKeepingContext(@Nullable LoopTask task, CancelScope scope) {
+        LoopFrame f = frame;
+        if (!f.mayKeepContext) {
+            return false;
+        }
+        f.mayKeepContext = false;
+        if (task != f.contextTask) {
+            switchContext(task);
+        }
+        f.currentTask = task;
+        f.currentScope = scope;
+        return true;
+    }
+
+    /** Makes {@code task}'s context the one kept applied (null: the thread's own). Loop thread only. */
+    private void switchContext(@Nullable LoopTask task) {
+        LoopFrame f = frame;
+        LoopTask kept = f.contextTask;
+        ContextSnapshot.Scope restore = f.contextRestore;
+        f.contextTask = null;
+        f.contextRestore = null;
+        if (kept != null && restore != null) {
+            // Keep what the task's callbacks put in the MDC (or other ThreadLocals) for its next one.
+            kept.threadLocals = ThreadContext.capture();
+            ThreadContext.restore(restore);
+        }
+        if (task != null) {
+            f.contextRestore = ThreadContext.apply(task.threadLocals);
+            f.contextTask = task;
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.portal;
 
+import io.micrometer.context.ContextSnapshot;
+
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -41,4 +43,12 @@ abstract class LoopFrameFields extends LoopFramePadding {
     long maxTimerLagNanos;
     @Nullable LoopTask currentTask;
     CancelScope currentScope;
+    /**
+     * The task whose ThreadLocal context stays applied on the loop thread between callbacks (see
+     * {@link EventLoop#completeInTaskContext}), and what restores the thread's own context.
+     */
+    @Nullable LoopTask contextTask;
+    ContextSnapshot.@Nullable Scope contextRestore;
+    /** Set while a callback that may keep its task's context applied has not entered a task yet. */
+    boolean mayKeepContext;
 }

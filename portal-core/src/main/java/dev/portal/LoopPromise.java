@@ -237,17 +237,25 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
             }
             return;
         }
+        if (l.frame.mayKeepContext && l.enterKeepingContext(task, scope)) {
+            completeNow(value, error); // the callback ends here; the loop resets its task and scope
+            return;
+        }
         LoopTask prevTask = l.frame.currentTask;
         CancelScope prevScope = l.frame.currentScope;
         ContextSnapshot.Scope threadLocals = l.enter(task, scope);
         try {
-            if (error == null) {
-                complete(value);
-            } else {
-                completeExceptionally(error);
-            }
+            completeNow(value, error);
         } finally {
             l.leave(task, threadLocals, prevTask, prevScope);
+        }
+    }
+
+    private void completeNow(@Nullable T value, @Nullable Throwable error) {
+        if (error == null) {
+            complete(value);
+        } else {
+            completeExceptionally(error);
         }
     }
 

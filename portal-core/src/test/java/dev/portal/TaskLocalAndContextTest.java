@@ -315,6 +315,64 @@ class TaskLocalAndContextTest {
     }
 
     @Test
+    void aCallbackFromAnotherThreadAfterATasksOffloadResultSeesNoneOfTheTasksMdc() throws Exception {
+        // The loop keeps a task's context applied between the results of its offloads; a callback
+        // that belongs to no task (submitted from another thread) must still start from none.
+        BlockingPortal portal = BlockingPortal.start(EventLoop.builder().name("ctx-kept"));
+        EventLoop loop = portal.eventLoop();
+        try {
+            for (int round = 0; round < 50; round++) {
+                String id = "r-" + round;
+                String inTask = portal.call(() -> {
+                    MDC.put("requestId", id);
+                    return ToThread.runSync(() -> "first").thenCompose(v -> ToThread.runSync(() -> "second"))
+                            .thenApply(v -> MDC.get("requestId"));
+                });
+                CompletableFuture<String> plain = new CompletableFuture<>();
+                loop.execute(() -> plain.complete(String.valueOf(MDC.get("requestId"))));
+
+                assertThat(inTask).isEqualTo(id);
+                assertThat(plain.get(10, TimeUnit.SECONDS)).isEqualTo("null");
+            }
+            assertThat(MDC.get("requestId")).as("the calling thread's MDC is untouched").isNull();
+        } finally {
+            portal.close();
+            MDC.clear();
+        }
+    }
+
+    @Test
+    void tasksTakingTurnsOnTheLoopEachKeepTheirOwnMdcChanges() throws Exception {
+        try {
+            List<String> seen = new ArrayList<>();
+
+            EventLoop.run(() -> TaskGroup.open(tg -> {
+                for (String name : List.of("A", "B")) {
+                    tg.startSoon(name, () -> {
+                        MDC.put("task", name);
+                        return ToThread.runSync(() -> MDC.get("task")).thenCompose(first -> {
+                            // Changed in a callback that ran on an offload's result: kept for the
+                            // task's next callback, whatever ran in between.
+                            MDC.put("step", name + "-2");
+                            return ToThread.runSync(() -> MDC.get("step"));
+                        }).thenApply(second -> {
+                            synchronized (seen) {
+                                seen.add(name + ": " + MDC.get("task") + " " + MDC.get("step") + " " + second);
+                            }
+                            return null;
+                        });
+                    });
+                }
+                return CompletableFuture.completedFuture(null);
+            }));
+
+            assertThat(seen).containsExactlyInAnyOrder("A: A A-2 A-2", "B: B B-2 B-2");
+        } finally {
+            MDC.clear();
+        }
+    }
+
+    @Test
     void theCallingThreadsMdcTravelsIntoEventLoopRunAndIsRestoredAfterwards() throws Exception {
         MDC.put("caller", "c-1");
         try {
