@@ -88,6 +88,11 @@ public final class CapacityLimiter {
     private int borrowed;
     /** Borrowers that are not waiters holding as themselves: tasks and explicit borrower objects. */
     private final HashSet<Object> borrowers = new HashSet<>();
+    /**
+     * Borrowers of {@link #acquireOnBehalfOf} waits still queued: one borrower queued twice would be
+     * granted two tokens that it could release only once.
+     */
+    private final HashSet<Object> queuedBorrowers = new HashSet<>();
     /** Every slot ever made, for {@link #statistics()}; reused through {@link #freeSlots}. */
     private final ArrayList<Slot> slots = new ArrayList<>();
     private @Nullable Slot freeSlots;
@@ -166,7 +171,8 @@ public final class CapacityLimiter {
      * checkpoint: it fails with {@link CancelledException} if the current scope is (or becomes)
      * cancelled, even when a token is free. Loop thread only.
      *
-     * @throws IllegalStateException at once if {@code borrower} already holds a token
+     * @throws IllegalStateException at once if {@code borrower} already holds a token, or is already
+     *         waiting for one
      */
     public CompletionStage<Void> acquireOnBehalfOf(Object borrower) {
         Objects.requireNonNull(borrower, "borrower must not be null");
@@ -179,11 +185,17 @@ public final class CapacityLimiter {
             if (borrowers.contains(borrower)) {
                 throw alreadyHolding(borrower, promise);
             }
+            if (queuedBorrowers.contains(borrower)) {
+                promise.disarm();
+                throw new IllegalStateException("borrower " + borrower + " is already waiting for one of this "
+                        + "CapacityLimiter's tokens; a borrower holds at most one");
+            }
             if (waiting == 0 && borrowed < totalTokens) {
                 borrowers.add(borrower);
                 borrowed++;
                 acquisitions++;
             } else {
+                queuedBorrowers.add(borrower);
                 enqueue(promise, NO_TIME);
                 return promise;
             }
@@ -514,6 +526,7 @@ public final class CapacityLimiter {
                 return false;
             }
             claimed = true;
+            queuedBorrowers.remove(borrower);
             return true;
         }
 
@@ -523,6 +536,7 @@ public final class CapacityLimiter {
                 return false;
             }
             withdrawn = true;
+            queuedBorrowers.remove(borrower);
             return true;
         }
 

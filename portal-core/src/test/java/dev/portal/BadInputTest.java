@@ -479,6 +479,13 @@ class BadInputTest {
                     limiter.acquireOnBehalfOf("b");
                     return limiter.acquireOnBehalfOf("b");
                 }, ise, "borrower b already holds one of this CapacityLimiter's tokens"),
+                bad("CapacityLimiter.acquireOnBehalfOf for a borrower already queued", Where.LOOP_TASK, () -> {
+                    CapacityLimiter limiter = new CapacityLimiter(1);
+                    limiter.acquireOnBehalfOfNowait("holder");
+                    limiter.acquireOnBehalfOf("b");
+                    return limiter.acquireOnBehalfOf("b");
+                }, ise, "borrower b is already waiting for one of this CapacityLimiter's tokens; a borrower holds at "
+                        + "most one"),
                 bad("CapacityLimiter.acquireOnBehalfOfNowait(null)", Where.TEST_THREAD, () -> {
                     new CapacityLimiter(1).acquireOnBehalfOfNowait(null);
                     return null;

@@ -532,6 +532,38 @@ class CapacityLimiterTest {
     }
 
     @Test
+    void aBorrowerAlreadyWaitingCannotQueueAgainAndLosesNoToken() throws Exception {
+        CapacityLimiter limiter = new CapacityLimiter(1);
+        CancelScope first = CancelScope.create();
+
+        EventLoop.run(() -> {
+            limiter.acquireOnBehalfOfNowait("holder");
+            CompletionStage<Void> queued = limiter.acquireOnBehalfOf("b");
+            assertThatIllegalStateException().isThrownBy(() -> limiter.acquireOnBehalfOf("b"))
+                    .withMessage("borrower b is already waiting for one of this CapacityLimiter's tokens; a borrower "
+                            + "holds at most one");
+            assertThat(limiter.statistics().tasksWaiting()).isEqualTo(1);
+            limiter.releaseOnBehalfOf("holder");
+            return queued.thenCompose(v -> {
+                limiter.releaseOnBehalfOf("b");
+                // Withdrawn by a cancellation, the borrower may queue again.
+                limiter.acquireOnBehalfOfNowait("holder");
+                CompletionStage<Void> cancelled = first.run(() -> limiter.acquireOnBehalfOf("c"));
+                first.cancel();
+                return cancelled.handle((x, e) -> null);
+            }).thenCompose(v -> {
+                CompletionStage<Void> again = limiter.acquireOnBehalfOf("c");
+                limiter.releaseOnBehalfOf("holder");
+                return again;
+            }).thenRun(() -> limiter.releaseOnBehalfOf("c"));
+        });
+
+        assertThat(limiter.borrowedTokens()).isZero();
+        assertThat(limiter.availableTokens()).isEqualTo(1);
+        assertThat(limiter.statistics().tasksWaiting()).isZero();
+    }
+
+    @Test
     void acquireInACancelledScopeFailsAtOnceEvenWithAFreeToken() throws Exception {
         CapacityLimiter limiter = new CapacityLimiter(5);
         CancelScope scope = CancelScope.create();
