@@ -249,7 +249,8 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
 
     /**
      * The worker may still write {@code outcome} (an abandoned call runs on), so the cancellation is
-     * not kept: the completion makes it afresh from the scope, with the same message.
+     * not kept: the completion makes it afresh from the scope, which names the same origin unless
+     * another scope's cancellation reached it in between.
      */
     @Override
     void holdCancellation(CancelledException e) {
