@@ -702,8 +702,8 @@ public final class BlockingPortal implements AutoCloseable {
             if (SPIN_NANOS <= 0 || isDone()) {
                 return;
             }
-            EventLoop l = portal.loop;
-            if (seq != 0 && (l.aheadOf(seq) > SHORT_QUEUE || l.submittedAfter(seq) > SHORT_QUEUE)) {
+            EventLoop loop = portal.loop;
+            if (seq != 0 && (loop.aheadOf(seq) > SHORT_QUEUE || loop.submittedAfter(seq) > SHORT_QUEUE)) {
                 // Far back in the queue (one of a crowd), or an old call with many newer ones
                 // behind it (this thread waits for calls in bulk, and spinning right behind the
                 // loop would pull every future it completes from its cache): park, and be woken
@@ -715,7 +715,6 @@ public final class BlockingPortal implements AutoCloseable {
                 return;
             }
             try {
-                EventLoop loop = portal.loop;
                 long now = System.nanoTime();
                 long deadline = now + SPIN_NANOS;
                 long giveUp = now + MAX_SPIN_NANOS;

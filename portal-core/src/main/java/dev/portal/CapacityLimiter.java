@@ -270,7 +270,7 @@ public final class CapacityLimiter {
      */
     public void releaseOnBehalfOf(Object borrower) {
         Objects.requireNonNull(borrower, "borrower must not be null");
-        long now = clockIfQueued();
+        long now = clockIfQueued(null);
         Waiter next;
         synchronized (this) {
             if (!borrowers.remove(borrower)) {
@@ -290,7 +290,7 @@ public final class CapacityLimiter {
      * loop of the call: no clock read per call while it runs), or read the clock if it is null.
      */
     void releaseHeld(Waiter holder, @Nullable EventLoop clock) {
-        long now = waiting == 0 ? NO_TIME : clock != null ? clock.statisticsClock() : System.nanoTime();
+        long now = clockIfQueued(clock);
         Waiter next;
         synchronized (this) {
             Object link = holder.limiterLink();
@@ -309,12 +309,16 @@ public final class CapacityLimiter {
     }
 
     /**
-     * With calls queued, reads the clock before the lock is taken, not under it: the critical
-     * section is what the loop and the workers contend for. (A racy peek; under the lock the clock
-     * is read again if the peek was wrong.)
+     * With calls queued, takes the wait-time reading before the lock is taken, not under it: the
+     * critical section is what the loop and the workers contend for. The reading is {@code loop}'s
+     * {@link EventLoop#statisticsClock()}, or the clock's if {@code loop} is null. (A racy peek;
+     * under the lock the clock is read if the peek was wrong.)
      */
-    private long clockIfQueued() {
-        return waiting == 0 ? NO_TIME : System.nanoTime();
+    private long clockIfQueued(@Nullable EventLoop loop) {
+        if (waiting == 0) {
+            return NO_TIME;
+        }
+        return loop != null ? loop.statisticsClock() : System.nanoTime();
     }
 
     /**

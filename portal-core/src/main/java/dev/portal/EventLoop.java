@@ -628,7 +628,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         TICKS.setOpaque(frame, (long) TICKS.getOpaque(frame) + 1);
         LoopFrame f = frame;
         // A deferred completion enters its promise's task before any other code runs, so it may
-        // keep that task's context applied (completeInTaskContext); any other callback starts
+        // keep that task's context applied (enterKeepingContext); any other callback starts
         // from the thread's own context.
         boolean completion = r instanceof LoopPromise;
         if (!completion && f.contextTask != null) {

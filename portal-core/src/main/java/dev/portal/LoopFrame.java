@@ -45,7 +45,7 @@ abstract class LoopFrameFields extends LoopFramePadding {
     CancelScope currentScope;
     /**
      * The task whose ThreadLocal context stays applied on the loop thread between callbacks (see
-     * {@link EventLoop#completeInTaskContext}), and what restores the thread's own context.
+     * {@link EventLoop#enterKeepingContext}), and what restores the thread's own context.
      */
     @Nullable LoopTask contextTask;
     ContextSnapshot.@Nullable Scope contextRestore;

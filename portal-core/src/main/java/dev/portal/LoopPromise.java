@@ -219,25 +219,17 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
         if (!PHASE.compareAndSet(this, PENDING, DONE)) {
             return false;
         }
-        if (error == null) {
-            complete(value);
-        } else {
-            completeExceptionally(error);
-        }
+        completeNow(value, error);
         return true;
     }
 
     final void completeInContext(@Nullable T value, @Nullable Throwable error) {
         EventLoop l = loop;
         if (!l.inEventLoop()) {
-            if (error == null) {
-                complete(value);
-            } else {
-                completeExceptionally(error);
-            }
+            completeNow(value, error);
             return;
         }
-        if (l.frame.mayKeepContext && l.enterKeepingContext(task, scope)) {
+        if (l.enterKeepingContext(task, scope)) {
             completeNow(value, error); // the callback ends here; the loop resets its task and scope
             return;
         }

@@ -59,10 +59,9 @@ public final class WorkerPool {
     private final AtomicLong created = new AtomicLong();
     private final AtomicLong retired = new AtomicLong();
     private volatile boolean shutdown;
-    // The call counts of workers that exited, folded in under foldLock. foldVersion is odd while a
-    // fold is under way, so a reader that summed the live workers during one sums again.
+    // The call counts of workers that exited. A worker folds its counts in and leaves the live set
+    // under foldLock, and a reader sums under it too, so no count is seen twice or missed.
     private final Object foldLock = new Object();
-    private volatile long foldVersion;
     /** Indexed by {@link Worker#STARTED}, {@link Worker#SUCCEEDED}, {@link Worker#FAILED}. */
     private final long[] exitedCounts = new long[3];
 
@@ -228,12 +227,10 @@ public final class WorkerPool {
 
     void exited(Worker worker) {
         synchronized (foldLock) {
-            foldVersion++;
             for (int which = 0; which < exitedCounts.length; which++) {
                 exitedCounts[which] += worker.count(which);
             }
             live.remove(worker);
-            foldVersion++;
         }
     }
 
@@ -253,27 +250,17 @@ public final class WorkerPool {
     }
 
     /**
-     * The exited workers' count plus the live ones', read with no worker between the two sets:
-     * a fold (rare: a worker retires) makes the reader sum again. Every count only grows, and so
-     * does every sum.
+     * The exited workers' count plus the live ones', under the lock a retiring worker folds its
+     * counts in with, so no worker is between the two sets. Workers count without it; only a reader
+     * (statistics) and a retiring worker take it. Every count only grows, and so does every sum.
      */
     private long sum(int which) {
-        while (true) {
-            long version = foldVersion;
-            if ((version & 1) != 0) {
-                Thread.onSpinWait();
-                continue;
-            }
-            long total;
-            synchronized (foldLock) {
-                total = exitedCounts[which];
-            }
+        synchronized (foldLock) {
+            long total = exitedCounts[which];
             for (Worker w : live) {
                 total += w.count(which);
             }
-            if (foldVersion == version) {
-                return total;
-            }
+            return total;
         }
     }
 
