@@ -665,21 +665,20 @@ public final class BlockingPortal implements AutoCloseable {
 
         /**
          * Parks until the future is done or (if {@code interruptible}) the thread is interrupted;
-         * an untimed wait registers one dependent, which an interrupted wait leaves behind (it
-         * unparks the thread once, spuriously, when the future completes). The wake-up comes from a
+         * an untimed wait registers one dependent, which an interrupted wait leaves behind (marked
+         * as left, so it wakes nobody when the future completes). The wake-up comes from a
          * dependent of the future, so every way of completing it wakes the thread; when the loop
-         * completes it, the loop wakes the thread at the end of its turn ({@link EventLoop#wake})
-         * rather than at once. A thread that waits for many futures in turn, behind a loop that
-         * has thousands of tasks to run, then wakes once per turn of up to a thousand tasks, not
-         * once per task: each wake-up costs the loop an {@code unpark}, and when the two threads
-         * share a core, the woken waiter would take the core from the loop every time.
+         * completes it, the thread is woken at the end of the loop's turn ({@link EventLoop#wake})
+         * rather than at once, by the loop or by another waiter of that turn ({@link Wakeup}). A
+         * thread that waits for many futures in turn, behind a loop that has thousands of tasks to
+         * run, then wakes once per turn of up to a thousand tasks, not once per task: when the two
+         * threads share a core, the woken waiter would take the core from the loop every time.
          *
          * @throws InterruptedException if interruptible and the thread was interrupted (cleared)
          */
         private void parkUntilDone(boolean interruptible) throws InterruptedException {
-            Thread me = Thread.currentThread();
-            EventLoop loop = portal.loop;
-            whenComplete((v, e) -> loop.wake(me));
+            Wakeup wakeup = new Wakeup(portal.loop);
+            whenComplete(wakeup);
             boolean interrupted = false;
             try {
                 while (!isDone()) {
@@ -692,8 +691,9 @@ public final class BlockingPortal implements AutoCloseable {
                     LockSupport.park(this);
                 }
             } finally {
+                wakeup.leave(); // first: the waiters below this one wait for it
                 if (interrupted) {
-                    me.interrupt();
+                    wakeup.thread.interrupt();
                 }
             }
         }

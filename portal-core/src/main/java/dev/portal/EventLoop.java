@@ -95,8 +95,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     private final LiveTasks liveTasks = new LiveTasks();
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
     private final List<Runnable> shutdownHooks = new ArrayList<>();
-    /** Threads to unpark at the end of the turn; loop thread only (see {@link #wake}). */
-    private final List<Thread> wakeAfterTurn = new ArrayList<>();
+    /** Threads to wake at the end of the turn; loop thread only (see {@link #wake}). */
+    private final List<Wakeup> wakeAfterTurn = new ArrayList<>();
     final CancelScope rootScope = CancelScope.root();
     final WorkerPool workers;
     final CapacityLimiter defaultLimiter;
@@ -273,26 +273,24 @@ public final class EventLoop implements Executor, AutoCloseable {
     }
 
     /**
-     * Unparks {@code waiter}, a thread blocked on a result this loop completed: at the end of the
+     * Wakes {@code waiter}, a thread blocked on a result this loop completed: at the end of the
      * loop's current turn when called on the loop thread, at once otherwise. A turn runs up to a
      * thousand callbacks; a thread waiting for many results in turn is then woken once per turn,
-     * and the loop pays one {@code unpark} per waiter per turn instead of one per result.
+     * and the turn's waiters wake one another ({@link Wakeup}), so the loop pays one
+     * {@code unpark} per turn, not one per waiter.
      */
-    void wake(Thread waiter) {
+    void wake(Wakeup waiter) {
         if (inEventLoop()) {
-            wakeAfterTurn.add(waiter); // a repeat costs a spare unpark, which park's callers tolerate
+            wakeAfterTurn.add(waiter);
         } else {
-            LockSupport.unpark(waiter);
+            Wakeup.handTo(waiter);
         }
     }
 
-    /** Unparks the threads that {@link #wake} put off. Loop thread only. */
+    /** Wakes the threads that {@link #wake} put off. Loop thread only. */
     private void wakeWaiters() {
-        List<Thread> waiters = wakeAfterTurn;
-        for (int i = 0, n = waiters.size(); i < n; i++) {
-            LockSupport.unpark(waiters.get(i));
-        }
-        waiters.clear();
+        Wakeup.wakeAll(wakeAfterTurn);
+        wakeAfterTurn.clear();
     }
 
     private RejectedExecutionException rejection() {

@@ -855,6 +855,82 @@ class BlockingPortalTest {
         }
 
         @Test
+        void everyCallerAnsweredInOneLoopTurnReturnsWhileSomeOfThemGiveUp() throws Exception {
+            // One event releases all the callers' tasks in one turn: the loop wakes the first
+            // caller and the callers wake one another. Interrupted callers leave the tree early,
+            // and the callers below them must still wake.
+            Random random = new Random(7);
+            try (BlockingPortal portal = startPortal()) {
+                for (int round = 0; round < 15; round++) {
+                    List<Thread> threads = new ArrayList<>();
+                    Event release = new Event();
+                    int n = 8 + random.nextInt(57);
+                    List<CompletableFuture<Integer>> outcomes = new ArrayList<>();
+                    for (int i = 0; i < n; i++) {
+                        int x = i;
+                        outcomes.add(onNewThread("caller-" + i,
+                                () -> portal.call(() -> release.await().thenApply(v -> x)), threads));
+                    }
+                    await().atMost(WAIT).until(() -> portal.statistics().tasks() == n
+                            && threads.stream().allMatch(t -> t.getState() == Thread.State.WAITING));
+                    List<Integer> interrupted = new ArrayList<>();
+                    for (int i = 0; i < n; i++) {
+                        if (random.nextInt(4) == 0) {
+                            interrupted.add(i);
+                            threads.get(i).interrupt();
+                        }
+                    }
+                    portal.callSync(() -> {
+                        release.set();
+                        return null;
+                    });
+                    for (int i = 0; i < n; i++) {
+                        if (interrupted.contains(i)) {
+                            // The interrupt and the release race: either outcome is right.
+                            Throwable failure = failureOf(outcomes.get(i));
+                            if (failure != null) {
+                                assertThat(failure).isInstanceOf(InterruptedException.class);
+                            }
+                        } else {
+                            assertThat(outcomes.get(i).get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo(i);
+                        }
+                    }
+                    joinAll(threads);
+                }
+                await().atMost(WAIT).until(() -> portal.statistics().tasks() == 0);
+            }
+        }
+
+        @Test
+        void manyCallersHammeringOneLoopAllGetTheirOwnResults() throws Exception {
+            int callers = 64;
+            int calls = 2_000;
+            try (BlockingPortal portal = startPortal()) {
+                for (int round = 0; round < 3; round++) {
+                    List<Thread> threads = new ArrayList<>();
+                    List<CompletableFuture<Long>> sums = new ArrayList<>();
+                    for (int c = 0; c < callers; c++) {
+                        int base = c * calls;
+                        sums.add(onNewThread("caller-" + c, () -> {
+                            long sum = 0;
+                            for (int i = 0; i < calls; i++) {
+                                int x = base + i;
+                                sum += portal.call(() -> CompletableFuture.completedFuture(x));
+                            }
+                            return sum;
+                        }, threads));
+                    }
+                    for (int c = 0; c < callers; c++) {
+                        long base = (long) c * calls;
+                        long expected = base * calls + (long) calls * (calls - 1) / 2;
+                        assertThat(sums.get(c).get(WAIT.toSeconds() * 3, TimeUnit.SECONDS)).isEqualTo(expected);
+                    }
+                    joinAll(threads);
+                }
+            }
+        }
+
+        @Test
         void aFutureCancelledByStopWakesEveryWaiter() throws Exception {
             List<Thread> threads = new ArrayList<>();
             try (BlockingPortal portal = startPortal()) {
