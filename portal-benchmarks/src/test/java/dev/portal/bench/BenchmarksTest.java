@@ -48,6 +48,7 @@ class BenchmarksTest {
                 assertThat(external.call1Thread(s)).isEqualTo(42);
                 assertThat(external.call8Threads(s)).isEqualTo(42);
                 assertThat(external.call64Threads(s)).isEqualTo(42);
+                assertThat(external.call64ThreadsLatency(s)).isEqualTo(42);
             }
             assertThat(tasks.startTaskSoon20k(s))
                     .isEqualTo((long) StartTaskSoonBenchmark.TASKS * (StartTaskSoonBenchmark.TASKS + 1) / 2);
@@ -157,7 +158,8 @@ class BenchmarksTest {
         }
         assertThat(list).contains("OffloadBenchmark_roundTrip_jmhTest", "OffloadBenchmark_inFlight1000_jmhTest",
                 "ExternalCallBenchmark_call1Thread_jmhTest", "ExternalCallBenchmark_call8Threads_jmhTest",
-                "ExternalCallBenchmark_call64Threads_jmhTest", "StartTaskSoonBenchmark_startTaskSoon20k_jmhTest",
+                "ExternalCallBenchmark_call64Threads_jmhTest",
+                "ExternalCallBenchmark_call64ThreadsLatency_jmhTest", "StartTaskSoonBenchmark_startTaskSoon20k_jmhTest",
                 "CancelObservedBenchmark_cancelObserved_jmhTest",
                 "WorkerInterruptedBenchmark_workerInterrupted_jmhTest",
                 "CheckCancelledBenchmark_checkCancelled_jmhTest",

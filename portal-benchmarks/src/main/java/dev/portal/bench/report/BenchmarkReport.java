@@ -98,6 +98,8 @@ public final class BenchmarkReport {
 
     /** Benchmark key ({@code Class.method#contender} or {@code Class.method}) to its number. */
     final Map<String, Cell> cells = new TreeMap<>();
+    /** Sampled benchmarks' percentiles, by the same key: JMH's percentile ("99.9") to the time. */
+    final Map<String, Map<String, Double>> percentiles = new TreeMap<>();
     /** Facts about the run: JDK, JVM, JMH settings. */
     final Map<String, String> run = new LinkedHashMap<>();
 
@@ -121,6 +123,11 @@ public final class BenchmarkReport {
             Map<String, Object> pm = (Map<String, Object>) b.get("primaryMetric");
             cells.put(key, new Cell(Json.number(pm.get("score")), Json.number(pm.get("scoreError")),
                     (String) pm.get("scoreUnit")));
+            if (pm.get("scorePercentiles") instanceof Map) {
+                Map<String, Double> p = new LinkedHashMap<>();
+                ((Map<String, Object>) pm.get("scorePercentiles")).forEach((q, v) -> p.put(q, Json.number(v)));
+                percentiles.put(key, p);
+            }
             if (run.isEmpty()) {
                 run.put("jdk", b.get("jdkVersion") + " (" + b.get("vmName") + " " + b.get("vmVersion") + ")");
                 run.put("jvmArgs", String.join(" ", (List<String>) b.get("jvmArgs")));
@@ -512,7 +519,48 @@ public final class BenchmarkReport {
                     + "the contenders propagate nothing.\n\n");
             sb.append(context);
         }
+        String latency = latencyTable();
+        if (!latency.isEmpty()) {
+            sb.append("\n### (c) with 64 callers: how long one call takes\n\n");
+            sb.append("The calls of (c) with 64 threads, timed one by one (JMH's sample mode, "
+                    + "`ExternalCallBenchmark.call64ThreadsLatency`). A throughput can be bought by making some "
+                    + "callers wait longer than others; this table shows what each contender's callers see.\n\n");
+            sb.append(latency);
+        }
         return sb.toString();
+    }
+
+    static final String LATENCY_BENCHMARK = "ExternalCallBenchmark.call64ThreadsLatency";
+    private static final String[][] LATENCY_COLUMNS = {
+        {"p50", "50.0"}, {"p90", "90.0"}, {"p99", "99.0"}, {"p99.9", "99.9"}, {"p99.99", "99.99"}, {"max", "100.0"},
+    };
+
+    /** Each contender's percentiles of one call's time with 64 callers; empty if not measured. */
+    String latencyTable() {
+        StringBuilder sb = new StringBuilder();
+        for (String c : Contenders.ALL) {
+            Map<String, Double> p = percentiles.get(LATENCY_BENCHMARK + "#" + c);
+            Cell mean = cells.get(LATENCY_BENCHMARK + "#" + c);
+            if (p == null || mean == null) {
+                continue;
+            }
+            sb.append("| ").append(DISPLAY.get(c)).append(" | ").append(format(mean));
+            for (String[] col : LATENCY_COLUMNS) {
+                Double v = p.get(col[1]);
+                sb.append(" | ").append(v == null ? "n/a" : formatNumber(v, mean.unit()) + " " + unit(mean.unit()));
+            }
+            sb.append(" |\n");
+        }
+        if (sb.length() == 0) {
+            return "";
+        }
+        StringBuilder head = new StringBuilder("| Contender | mean");
+        StringBuilder rule = new StringBuilder("|---|---:");
+        for (String[] col : LATENCY_COLUMNS) {
+            head.append(" | ").append(col[0]);
+            rule.append("|---:");
+        }
+        return head.append(" |\n").append(rule).append("|\n").append(sb).toString();
     }
 
     /** Portal's (a) and (b) without and with a propagated context; empty if not measured. */

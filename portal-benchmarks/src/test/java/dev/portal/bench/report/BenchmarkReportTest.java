@@ -147,6 +147,34 @@ class BenchmarkReportTest {
     }
 
     @Test
+    void latencyTableShowsEachContendersPercentilesWithSixtyFourCallers() {
+        BenchmarkReport r = report(portalScores(10, 1_000_000, 2));
+        assertThat(r.latencyTable()).as("not measured: no table").isEmpty();
+        assertThat(r.markdown(null, null, null, "today")).doesNotContain("how long one call takes");
+
+        String json = results(portalScores(10, 1_000_000, 2));
+        String portal = entry("ExternalCallBenchmark.call64ThreadsLatency", "portal", "sample", 40.5, "2.0", "us/op")
+                .replace("\"rawData\"", "\"scorePercentiles\" : { \"0.0\" : 0.2, \"50.0\" : 0.35, \"90.0\" : 3.1, "
+                        + "\"99.0\" : 1200.0, \"99.9\" : 9000.0, \"99.99\" : 21000.0, \"100.0\" : 52000.0 }, "
+                        + "\"rawData\"");
+        String jdk = entry("ExternalCallBenchmark.call64ThreadsLatency", "jdk", "sample", 300, "5.0", "us/op")
+                .replace("\"rawData\"", "\"scorePercentiles\" : { \"50.0\" : 280.0, \"99.0\" : 700.0 }, \"rawData\"");
+        json = json.substring(0, json.lastIndexOf(']')) + ",\n" + portal + ",\n" + jdk + "\n]\n";
+        BenchmarkReport withLatency = new BenchmarkReport();
+        withLatency.readJmh(json);
+        withLatency.readFootprint(FOOTPRINT);
+
+        assertThat(withLatency.latencyTable())
+                .startsWith("| Contender | mean | p50 | p90 | p99 | p99.9 | p99.99 | max |\n")
+                .contains("| Portal | 40.5 µs | 0.35 µs | 3.10 µs | 1200 µs | 9000 µs | 21000 µs | 52000 µs |")
+                .as("a percentile JMH did not write is shown as missing, not as zero")
+                .contains("| JDK floor | 300 µs | 280 µs | n/a | 700 µs | n/a | n/a | n/a |")
+                .doesNotContain("Vert.x");
+        assertThat(withLatency.markdown(null, null, null, "today"))
+                .contains("### (c) with 64 callers: how long one call takes");
+    }
+
+    @Test
     void publishReplacesOnlyTheGeneratedSection() {
         String doc = "# Perf\n\nintro\n\n" + BenchmarkReport.BEGIN + "\nold\n" + BenchmarkReport.END + "\n\nafter\n";
         assertThat(BenchmarkReport.publish(doc, "new\n"))
