@@ -91,12 +91,16 @@ final class Wakeup implements BiConsumer<Object, Throwable> {
     /**
      * The waiting thread stops waiting (its future is done, or it gives up): if it was handed the
      * wake-up, it passes the wake-up on to the waiters below it. Called once, by the thread.
+     *
+     * @return whether the thread was handed the wake-up (else it left on its own)
      */
-    void leave() {
-        if (!STATE.compareAndSet(this, WAITING, LEFT)) {
-            handTo(left);
-            handTo(right);
+    boolean leave() {
+        if (STATE.compareAndSet(this, WAITING, LEFT)) {
+            return false;
         }
+        handTo(left);
+        handTo(right);
+        return true;
     }
 
     int state() {
