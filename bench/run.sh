@@ -47,9 +47,12 @@ cp="portal-benchmarks/target/classes:$(cat portal-benchmarks/target/classpath.tx
 # The same JVM settings for every benchmark and contender.
 jvm_args="-Xms1g -Xmx1g -XX:+UseG1GC"
 
-echo "== JMH ($mode) -> $out/jmh.json"
+# JMH's own file keeps the raw histogram of every sampled benchmark (megabytes); the report writes
+# $out/jmh.json without them.
+raw=portal-benchmarks/target/jmh-raw.json
+echo "== JMH ($mode) -> $raw"
 java -cp "$cp" org.openjdk.jmh.Main "${jmh_opts[@]}" -f 1 -foe true -jvmArgs "$jvm_args" \
-  -rf json -rff "$out/jmh.json" "${patterns[@]}" | tee "$out/jmh.log"
+  -rf json -rff "$raw" "${patterns[@]}" | tee "$out/jmh.log"
 
 echo "== heap per queued offload ($queued queued) -> $out/footprint.tsv"
 : > "$out/footprint.tsv"
@@ -64,7 +67,7 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo 2>/dev/nu
 machine="$(nproc) cores${cpu:+ ($cpu)}, ${mem:-? GiB} RAM, $(uname -sr)"
 command="bench/run.sh"
 [[ $mode == quick ]] && command="bench/run.sh --quick"
-report=(--jmh "$out/jmh.json" --footprint "$out/footprint.tsv" --svg "$out/benchmarks.svg"
+report=(--jmh "$raw" --compact-jmh "$out/jmh.json" --footprint "$out/footprint.tsv" --svg "$out/benchmarks.svg"
   --markdown "$out/results.md" --machine "$machine" --command "$command")
 if [[ $publish == true ]]; then
   report+=(--publish docs/performance.md --chart-link ../portal-benchmarks/results/benchmarks.svg)

@@ -22,12 +22,14 @@ import org.jspecify.annotations.Nullable;
  * Turns JMH's JSON results and the footprint probe's output into the results table (with each
  * contender's cost relative to the JDK floor), the verdict on every target, and an SVG chart of the
  * same table. {@code bench/run.sh} calls it; with {@code --publish} it replaces the generated part
- * of {@code docs/performance.md} (between the {@code results:begin} and {@code results:end} markers).
+ * of {@code docs/performance.md} (between the {@code results:begin} and {@code results:end} markers);
+ * with {@code --compact-jmh} it writes JMH's results without the raw histograms of the sampled
+ * benchmarks, for publishing.
  *
  * <pre>
  * java -cp ... dev.portal.bench.report.BenchmarkReport --jmh jmh.json --footprint footprint.tsv \
  *     --svg chart.svg [--markdown out.md] [--publish docs/performance.md --chart-link ../path/chart.svg] \
- *     [--machine "2 cores, ..."] [--command "bench/run.sh"]
+ *     [--machine "2 cores, ..."] [--command "bench/run.sh"] [--compact-jmh jmh.json]
  * </pre>
  */
 public final class BenchmarkReport {
@@ -630,7 +632,11 @@ public final class BenchmarkReport {
             opts.put(args[i].substring(2), args[++i]);
         }
         BenchmarkReport report = new BenchmarkReport();
-        report.readJmh(Files.readString(Path.of(require(opts, "jmh")), StandardCharsets.UTF_8));
+        String jmh = Files.readString(Path.of(require(opts, "jmh")), StandardCharsets.UTF_8);
+        report.readJmh(jmh);
+        if (opts.containsKey("compact-jmh")) {
+            Files.writeString(Path.of(opts.get("compact-jmh")), Json.withoutHistograms(jmh), StandardCharsets.UTF_8);
+        }
         if (opts.containsKey("footprint")) {
             report.readFootprint(Files.readString(Path.of(opts.get("footprint")), StandardCharsets.UTF_8));
         }

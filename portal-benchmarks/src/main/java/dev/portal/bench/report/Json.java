@@ -28,6 +28,35 @@ final class Json {
         }
     }
 
+    /**
+     * JMH's results without the raw histograms of its sample-mode benchmarks (every distinct time
+     * and its count: megabytes per benchmark), keeping the percentiles the report reads.
+     */
+    @SuppressWarnings("unchecked")
+    static String withoutHistograms(String jmhJson) {
+        Object root = parse(jmhJson);
+        if (!(root instanceof List)) {
+            throw new IllegalArgumentException("JMH results must be a JSON array");
+        }
+        for (Object entry : (List<Object>) root) {
+            if (!(entry instanceof Map)) {
+                continue;
+            }
+            Map<String, Object> b = (Map<String, Object>) entry;
+            if (b.get("primaryMetric") instanceof Map) {
+                ((Map<String, Object>) b.get("primaryMetric")).remove("rawDataHistogram");
+            }
+            if (b.get("secondaryMetrics") instanceof Map) {
+                for (Object metric : ((Map<String, Object>) b.get("secondaryMetrics")).values()) {
+                    if (metric instanceof Map) {
+                        ((Map<String, Object>) metric).remove("rawDataHistogram");
+                    }
+                }
+            }
+        }
+        return MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n";
+    }
+
     /** A number that JMH may have written as a number or as the string "NaN"/"Infinity". */
     static double number(@Nullable Object value) {
         if (value instanceof Number) {

@@ -175,6 +175,32 @@ class BenchmarkReportTest {
     }
 
     @Test
+    void compactResultsDropTheSampledHistogramsAndKeepEverythingTheReportReads(@TempDir Path dir) throws Exception {
+        String sampled = entry("ExternalCallBenchmark.call64ThreadsLatency", "portal", "sample", 40.5, "2.0", "us/op")
+                .replace("\"rawData\"", "\"scorePercentiles\" : { \"50.0\" : 0.35, \"99.9\" : 9000.0 }, "
+                        + "\"rawDataHistogram\" : [ [ [ [ 0.35, 1000 ], [ 9000.0, 2 ] ] ] ], \"rawData\"")
+                .replace("\"secondaryMetrics\" : { }", "\"secondaryMetrics\" : { \"gc\" : { \"score\" : 1.0, "
+                        + "\"rawDataHistogram\" : [ [ [ [ 1.0, 1 ] ] ] ] } }");
+        String full = results(portalScores(10, 1_000_000, 2));
+        full = full.substring(0, full.lastIndexOf(']')) + ",\n" + sampled + "\n]\n";
+        Path raw = Files.writeString(dir.resolve("raw.json"), full);
+        Path compact = dir.resolve("jmh.json");
+        BenchmarkReport.main(new String[] {"--jmh", raw.toString(), "--compact-jmh", compact.toString(), "--date",
+            "2025-01-01"});
+
+        String written = Files.readString(compact);
+        assertThat(full).contains("rawDataHistogram");
+        assertThat(written).doesNotContain("rawDataHistogram").contains("scorePercentiles").contains("\"gc\"");
+        BenchmarkReport fromFull = new BenchmarkReport();
+        fromFull.readJmh(full);
+        BenchmarkReport fromCompact = new BenchmarkReport();
+        fromCompact.readJmh(written);
+        assertThat(fromCompact.cells).isEqualTo(fromFull.cells);
+        assertThat(fromCompact.percentiles).isEqualTo(fromFull.percentiles);
+        assertThat(fromCompact.latencyTable()).contains("| Portal | 40.5 µs | 0.35 µs |");
+    }
+
+    @Test
     void publishReplacesOnlyTheGeneratedSection() {
         String doc = "# Perf\n\nintro\n\n" + BenchmarkReport.BEGIN + "\nold\n" + BenchmarkReport.END + "\n\nafter\n";
         assertThat(BenchmarkReport.publish(doc, "new\n"))
