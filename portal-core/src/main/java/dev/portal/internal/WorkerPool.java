@@ -44,7 +44,7 @@ import org.jspecify.annotations.Nullable;
 public final class WorkerPool {
 
     private static final AtomicInteger POOL_IDS = new AtomicInteger();
-    private static final long SPIN_NANOS = Long.getLong("portal.worker.spinNanos", 20_000L);
+    private static final long SPIN_NANOS = Long.getLong("portal.worker.spinNanos", 2_000L);
 
     private final String namePrefix;
     private final long idleTimeoutNanos;
@@ -162,8 +162,11 @@ public final class WorkerPool {
     }
 
     /**
-     * Spins up to {@code portal.worker.spinNanos} (20 µs; 0 turns it off) for a job, if no other
-     * worker is spinning. Returns whether a job arrived.
+     * Spins up to {@code portal.worker.spinNanos} (2 µs; 0 turns it off) for a job, if no other
+     * worker is spinning. Returns whether a job arrived. Long enough for the next call of a loop
+     * that offloads one call at a time; longer spins took a core from the busy workers and the
+     * loop at the end of every burst of short calls (1000 in flight on two cores: 20 µs gave 2.9 to
+     * 4.2 M calls/s, 2 µs 4.7 to 6.0 M/s).
      */
     private boolean spinForJob() {
         if (spinning.get() || !spinning.compareAndSet(false, true)) {
