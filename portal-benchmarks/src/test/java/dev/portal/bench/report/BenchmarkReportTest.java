@@ -63,6 +63,20 @@ class BenchmarkReportTest {
         return "[\n" + String.join(",\n", e) + "\n]\n";
     }
 
+    /** The complete result file of {@link #results} with {@code extra} entries appended. */
+    private static String resultsWith(String... extra) {
+        String json = results(portalScores(10, 1_000_000, 2));
+        return json.substring(0, json.lastIndexOf(']')) + ",\n" + String.join(",\n", extra) + "\n]\n";
+    }
+
+    /** A report of {@link #resultsWith} and the footprint probe's lines. */
+    private static BenchmarkReport reportWith(String... extra) {
+        BenchmarkReport r = new BenchmarkReport();
+        r.readJmh(resultsWith(extra));
+        r.readFootprint(FOOTPRINT);
+        return r;
+    }
+
     static final String FOOTPRINT = "jdk\t144.0\t100000\nportal\t212.0\t100000\nvertx\t120.0\t100000\n"
             + "reactor\t252.5\t100000\n";
 
@@ -132,13 +146,9 @@ class BenchmarkReportTest {
         assertThat(r.contextTable()).as("not measured: no table").isEmpty();
         assertThat(r.markdown(null, null, null, "today")).doesNotContain("context propagation costs");
 
-        String json = results(portalScores(10, 1_000_000, 2));
-        json = json.substring(0, json.lastIndexOf(']')) + ",\n"
-                + entry("ContextPropagationBenchmark.roundTrip", null, "avgt", 12.5, "0.5", "us/op") + ",\n"
-                + entry("ContextPropagationBenchmark.inFlight1000", null, "thrpt", 800000, "1000", "ops/s") + "\n]\n";
-        BenchmarkReport withContext = new BenchmarkReport();
-        withContext.readJmh(json);
-        withContext.readFootprint(FOOTPRINT);
+        BenchmarkReport withContext = reportWith(
+                entry("ContextPropagationBenchmark.roundTrip", null, "avgt", 12.5, "0.5", "us/op"),
+                entry("ContextPropagationBenchmark.inFlight1000", null, "thrpt", 800000, "1000", "ops/s"));
         // Time: 12.5 µs against 10 µs costs 1.25×; rate: 0.8 M/s against 1 M/s costs 1.25× too.
         assertThat(withContext.contextTable())
                 .contains("| (a) offload round trip | 10.0 µs | 12.5 µs ± 0.50 | 1.25× |")
@@ -152,17 +162,13 @@ class BenchmarkReportTest {
         assertThat(r.latencyTable()).as("not measured: no table").isEmpty();
         assertThat(r.markdown(null, null, null, "today")).doesNotContain("how long one call takes");
 
-        String json = results(portalScores(10, 1_000_000, 2));
         String portal = entry("ExternalCallBenchmark.call64ThreadsLatency", "portal", "sample", 40.5, "2.0", "us/op")
                 .replace("\"rawData\"", "\"scorePercentiles\" : { \"0.0\" : 0.2, \"50.0\" : 0.35, \"90.0\" : 3.1, "
                         + "\"99.0\" : 1200.0, \"99.9\" : 9000.0, \"99.99\" : 21000.0, \"100.0\" : 52000.0 }, "
                         + "\"rawData\"");
         String jdk = entry("ExternalCallBenchmark.call64ThreadsLatency", "jdk", "sample", 300, "5.0", "us/op")
                 .replace("\"rawData\"", "\"scorePercentiles\" : { \"50.0\" : 280.0, \"99.0\" : 700.0 }, \"rawData\"");
-        json = json.substring(0, json.lastIndexOf(']')) + ",\n" + portal + ",\n" + jdk + "\n]\n";
-        BenchmarkReport withLatency = new BenchmarkReport();
-        withLatency.readJmh(json);
-        withLatency.readFootprint(FOOTPRINT);
+        BenchmarkReport withLatency = reportWith(portal, jdk);
 
         assertThat(withLatency.latencyTable())
                 .startsWith("| Contender | mean | p50 | p90 | p99 | p99.9 | p99.99 | max |\n")
@@ -181,8 +187,7 @@ class BenchmarkReportTest {
                         + "\"rawDataHistogram\" : [ [ [ [ 0.35, 1000 ], [ 9000.0, 2 ] ] ] ], \"rawData\"")
                 .replace("\"secondaryMetrics\" : { }", "\"secondaryMetrics\" : { \"gc\" : { \"score\" : 1.0, "
                         + "\"rawDataHistogram\" : [ [ [ [ 1.0, 1 ] ] ] ] } }");
-        String full = results(portalScores(10, 1_000_000, 2));
-        full = full.substring(0, full.lastIndexOf(']')) + ",\n" + sampled + "\n]\n";
+        String full = resultsWith(sampled);
         Path raw = Files.writeString(dir.resolve("raw.json"), full);
         Path compact = dir.resolve("jmh.json");
         BenchmarkReport.main(new String[] {"--jmh", raw.toString(), "--compact-jmh", compact.toString(), "--date",
