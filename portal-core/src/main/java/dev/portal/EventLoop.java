@@ -100,7 +100,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     final CancelScope rootScope = CancelScope.root();
     final WorkerPool workers;
     final CapacityLimiter defaultLimiter;
-    final OffloadCounters offloads;
+    final OffloadCounters offloads = new OffloadCounters();
 
     private volatile @Nullable Thread thread;
     private volatile int state = NEW;
@@ -135,8 +135,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         this.defaultLimiter = new CapacityLimiter(config.defaultThreadLimit);
         this.workers = new WorkerPool(config.workerNamePrefix != null ? config.workerNamePrefix : name + "-worker-",
                 config.workerIdleTimeout, config.virtualWorkers, this::reportUncaught);
-        this.offloads = new OffloadCounters(workers);
-        this.blockedProbe = new BlockedLoopDetector.Probe(this, config.blockedLoopThreshold, config.listener);
+                this.blockedProbe = new BlockedLoopDetector.Probe(this, config.blockedLoopThreshold, config.listener);
     }
 
     /** A builder for a loop with non-default settings. */
@@ -950,13 +949,14 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     /** An immutable snapshot of the loop's state and counters. Any thread; no locks on the loop. */
     public EventLoopStatistics statistics() {
+        WorkerPool.CallCounts calls = workers.callCounts();
         return new EventLoopStatistics(name, state == RUNNING, state == TERMINATED, liveTasks.size(),
                 (long) TICKS.getOpaque(frame), callbackFailures.sum(), Duration.ofNanos(Math.max(0, (long) LAST_TIMER_LAG.getOpaque(frame))),
                 Duration.ofNanos(Math.max(0, (long) MAX_TIMER_LAG.getOpaque(frame))), blockedProbe.blockedEvents(),
                 blockedProbe.longestBlock(), new WorkerPoolStatistics(workers.liveThreads(), workers.idleThreads(),
-                        offloads.runningNow(), offloads.abandonedRunning(), workers.createdThreads(),
+                        calls.running(), offloads.abandonedRunning(), workers.createdThreads(),
                         workers.retiredThreads(), workers.isVirtual()),
-                offloads.snapshot(), defaultLimiter.statistics());
+                offloads.snapshot(calls), defaultLimiter.statistics());
     }
 
     /** The tasks running on this loop, oldest first, with names and ages. Any thread. */

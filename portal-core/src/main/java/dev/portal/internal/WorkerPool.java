@@ -237,33 +237,32 @@ public final class WorkerPool {
         }
     }
 
-    /** Calls whose function started on this pool's workers. Any thread. */
-    public long started() {
-        return sum(Worker.STARTED);
-    }
-
-    /** Calls whose function returned normally on this pool's workers. Any thread. */
-    public long succeeded() {
-        return sum(Worker.SUCCEEDED);
-    }
-
-    /** Calls whose function threw on this pool's workers. Any thread. */
-    public long failed() {
-        return sum(Worker.FAILED);
+    /** Calls run by a pool's workers: function started, returned normally, threw. */
+    public record CallCounts(long started, long succeeded, long failed) {
+        /** Calls whose function has started and not yet returned; never negative. */
+        public long running() {
+            return Math.max(0, started - succeeded - failed);
+        }
     }
 
     /**
-     * The exited workers' count plus the live ones', under the lock a retiring worker folds its
-     * counts in with, so no worker is between the two sets. Workers count without it; only a reader
-     * (statistics) and a retiring worker take it. Every count only grows, and so does every sum.
+     * The calls of the exited workers plus the live ones', in one pass under the lock a retiring
+     * worker folds its counts in with, so no worker is between the two sets. Of each worker the
+     * finishes are read before the starts, so a call finishing during the pass is never counted as
+     * finished and not started. Workers count without the lock; only a reader (statistics) and a
+     * retiring worker take it. Every count only grows. Any thread.
      */
-    private long sum(int which) {
+    public CallCounts callCounts() {
         synchronized (foldLock) {
-            long total = exitedCounts[which];
+            long succeeded = exitedCounts[Worker.SUCCEEDED];
+            long failed = exitedCounts[Worker.FAILED];
+            long started = exitedCounts[Worker.STARTED];
             for (Worker w : live) {
-                total += w.count(which);
+                succeeded += w.count(Worker.SUCCEEDED);
+                failed += w.count(Worker.FAILED);
+                started += w.count(Worker.STARTED);
             }
-            return total;
+            return new CallCounts(started, succeeded, failed);
         }
     }
 
