@@ -508,11 +508,15 @@ public final class CapacityLimiter {
      * the limiter's lock; the promise itself completes on the loop after the claim.
      */
     private final class AcquirePromise extends LoopPromise<Void> implements Waiter {
+        private static final int UNDECIDED = 0;
+        private static final int CLAIMED = 1;
+        private static final int WITHDRAWN = 2;
+
         private final Object borrower;
         // Under the limiter's lock.
         private @Nullable Object link;
-        private boolean claimed;
-        private boolean withdrawn;
+        /** {@link #UNDECIDED}, then {@link #CLAIMED} or {@link #WITHDRAWN}, whichever came first. */
+        private int decision = UNDECIDED;
 
         AcquirePromise(EventLoop loop, Object borrower) {
             super(loop, loop.frame.currentTask, loop.frame.currentScope);
@@ -526,27 +530,27 @@ public final class CapacityLimiter {
 
         @Override
         public boolean claim() {
-            if (withdrawn) {
-                return false;
-            }
-            claimed = true;
-            queuedBorrowers.remove(borrower);
-            return true;
+            return decide(CLAIMED);
         }
 
         @Override
         public boolean withdraw() {
-            if (claimed || withdrawn) {
+            return decide(WITHDRAWN);
+        }
+
+        /** The first of a claim and a withdrawal wins; either way the borrower stops queuing. */
+        private boolean decide(int outcome) {
+            if (decision != UNDECIDED) {
                 return false;
             }
-            withdrawn = true;
+            decision = outcome;
             queuedBorrowers.remove(borrower);
             return true;
         }
 
         @Override
         public boolean isWithdrawn() {
-            return withdrawn;
+            return decision == WITHDRAWN;
         }
 
         @Override
