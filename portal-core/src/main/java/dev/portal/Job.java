@@ -67,6 +67,8 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     private @Nullable Object limiterLink;
     volatile boolean abandoned;
     private boolean countedAbandonedRunning;
+    /** Clock readings for the call's {@link OffloadEvent}; null when the loop had no listener. */
+    final @Nullable OffloadObservation observation;
 
     /** A call from the loop's current task and scope. Loop thread only. */
     Job(EventLoop loop, Callable<T> fn, RunSyncOptions options) {
@@ -76,6 +78,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
         LoopTask host = task;
         this.locals = host != null ? host.locals : Locals.EMPTY;
         this.threadLocals = ThreadContext.capture();
+        this.observation = loop.listeners.any() ? new OffloadObservation(System.nanoTime()) : null;
     }
 
     CancelMode mode() {
@@ -130,6 +133,10 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     /** Token in hand (any thread, outside the limiter's lock): hand the function to a worker. */
     @Override
     public void granted() {
+        OffloadObservation o = observation;
+        if (o != null) {
+            o.grantedNanos = System.nanoTime();
+        }
         try {
             loop.workers.dispatch(this);
         } catch (RuntimeException | Error e) {
@@ -155,6 +162,10 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             return;
         }
         worker.countStarted();
+        OffloadObservation o = observation;
+        if (o != null) {
+            o.startNanos = System.nanoTime();
+        }
         ContextSnapshot.Scope restore = ThreadContext.apply(threadLocals);
         try {
             outcome = fn.call();
@@ -162,6 +173,9 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             outcome = t;
             outcomeIsFailure = true;
         } finally {
+            if (o != null) {
+                o.endNanos = System.nanoTime();
+            }
             ThreadContext.restore(restore);
             finishRunning(worker);
             worker.setCurrentJob(null);
@@ -217,6 +231,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             return;
         }
         countOutcome();
+        report();
         if (outcomeIsFailure) {
             settle(null, (Throwable) outcome);
         } else {
@@ -236,8 +251,27 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             return;
         }
         countOutcome();
+        report();
         Throwable failure = outcomeIsFailure ? (Throwable) outcome : ran() ? null : e;
         settleWithoutContext(failure == null ? value() : null, failure);
+    }
+
+    /**
+     * Reports the call to the listeners, if it was observed, once the function has returned (or, for
+     * a call that never ran and was not reported when it was cancelled, once its worker or the
+     * stopping pool gave the token back). A cancellation's completion that runs before the
+     * worker's finds the call still running and leaves the report to the worker's.
+     */
+    private void report() {
+        OffloadObservation o = observation;
+        if (o == null) {
+            return;
+        }
+        if (ran()) {
+            o.reportRan(this, outcomeIsFailure ? (Throwable) outcome : null);
+        } else if (state == CANCELLED) {
+            o.reportNotStarted(this);
+        }
     }
 
     /** The worker counted the call itself; only an abandoned call's running count is the loop's. */
@@ -260,24 +294,37 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     @Override
     boolean onCancelled(CancelledException e) {
         OffloadCounters c = loop.offloads;
+        OffloadObservation o = observation;
         if (state == WAITING && limiter().withdraw(this)) {
             c.cancelledBeforeStart.increment();
+            if (o != null) {
+                o.reportNotStarted(this);
+            }
             return true;
         }
         CancelMode mode = mode();
         if (mode == CancelMode.SHIELD) {
             c.shielded.increment();
+            if (o != null) {
+                o.cancelled = OffloadOutcome.SHIELDED;
+            }
             return false;
         }
         if (STATE.compareAndSet(this, STARTING, CANCELLED)) {
             // Token held, worker not yet running it: the worker will skip it and free the token.
             c.cancelledBeforeStart.increment();
+            if (o != null) {
+                o.reportNotStarted(this);
+            }
             return true;
         }
         abandoned = true;
         if (state != DONE) {
             countedAbandonedRunning = true;
             c.abandonedRunning.increment();
+        }
+        if (o != null) {
+            o.cancelled = mode == CancelMode.INTERRUPT ? OffloadOutcome.INTERRUPTED : OffloadOutcome.ABANDONED;
         }
         if (mode == CancelMode.INTERRUPT) {
             c.interrupted.increment();

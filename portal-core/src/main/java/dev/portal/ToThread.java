@@ -71,6 +71,10 @@ public final class ToThread {
         Job<T> job = new Job<>(loop, fn, options);
         if (!job.arm()) {
             loop.offloads.cancelledBeforeStart.increment();
+            OffloadObservation o = job.observation;
+            if (o != null) {
+                o.reportNotStarted(job);
+            }
             return job;
         }
         if (job.limiter().acquireOrEnqueue(job, loop.frame.turnNanos)) {
