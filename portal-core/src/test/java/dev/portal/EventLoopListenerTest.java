@@ -817,12 +817,12 @@ class EventLoopListenerTest {
 
         Object unobserved = p.call(() -> {
             Job<?> job = (Job<?>) ToThread.runSync(() -> "x");
-            return job.thenApply(v -> job.observation);
+            return job.thenApply(v -> job.observation());
         });
         p.eventLoop().addListener(r);
         Object observed = p.call(() -> {
             Job<?> job = (Job<?>) ToThread.runSync(() -> "x");
-            return job.thenApply(v -> job.observation);
+            return job.thenApply(v -> job.observation());
         });
 
         assertThat(unobserved).isNull();
