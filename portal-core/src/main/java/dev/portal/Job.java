@@ -75,7 +75,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         this.options = options;
         LoopTask host = task;
         this.locals = host != null ? host.locals : Locals.EMPTY;
-        this.threadLocals = ThreadContext.capture();
+        this.threadLocals = loop.threadContext.capture();
     }
 
     /**
@@ -106,8 +106,10 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         }
     }
 
+    /** The call's cancel mode: its own, or its loop's {@linkplain EventLoop#defaultCancelMode() default}. */
     CancelMode mode() {
-        return options.cancelMode();
+        CancelMode own = options.cancelMode();
+        return own != null ? own : loop.defaultCancelMode;
     }
 
     CapacityLimiter limiter() {
@@ -222,7 +224,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
     }
 
     private void finishRunning(Worker worker) {
-        if (options.cancelMode() != CancelMode.INTERRUPT) {
+        if (mode() != CancelMode.INTERRUPT) {
             // Nobody else moves a call out of RUNNING unless it may be interrupted; the loop learns
             // of DONE through the completion it is sent next, so a release store does.
             STATE.setRelease(this, DONE);

@@ -39,13 +39,8 @@ final class OffloadObservation {
         if (!loop.listeners.any()) {
             return;
         }
-        loop.listeners.offload(new OffloadEvent(loop.name(), limiterName(job.limiter()), job.options.name(), job.mode(),
+        loop.listeners.offload(new OffloadEvent(loop.name(), job.limiter().name(), job.options.name(), job.mode(),
                 outcome, Duration.ofNanos(Math.max(0, waitNanos)), Duration.ofNanos(Math.max(0, runNanos)), error));
-    }
-
-    /** The limiter's name, once limiters have one. */
-    private static @Nullable String limiterName(CapacityLimiter limiter) {
-        return null;
     }
 
     /** A call whose function never ran, given up now. */

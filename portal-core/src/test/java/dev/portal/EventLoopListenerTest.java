@@ -214,13 +214,14 @@ class EventLoopListenerTest {
         assertThat(e.error()).isSameAs(boom);
         assertThat(e.cancelMode()).isEqualTo(CancelMode.ABANDON);
         assertThat(e.name()).isNull();
+        assertThat(e.limiterName()).as("the default limiter of a loop that made its own: unnamed").isNull();
     }
 
     @Test
     void aCallQueuedForATokenReportsHowLongItWaited() throws Exception {
         Recorder r = new Recorder();
         BlockingPortal p = portal("ev-token-wait", r);
-        CapacityLimiter one = new CapacityLimiter(1);
+        CapacityLimiter one = new CapacityLimiter("jdbc", 1);
         CountDownLatch holding = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         RunSyncOptions first = RunSyncOptions.defaults().withLimiter(one).withName("holder");
@@ -247,7 +248,8 @@ class EventLoopListenerTest {
         assertThat(q.outcome()).isEqualTo(OffloadOutcome.VALUE);
         assertThat(q.tokenWait()).isGreaterThanOrEqualTo(Duration.ofNanos(released - queuedSeen));
         assertThat(h.run()).isGreaterThanOrEqualTo(Duration.ofNanos(released - queuedSeen));
-        assertThat(h.limiterName()).as("an unnamed limiter").isNull();
+        assertThat(h.limiterName()).isEqualTo("jdbc");
+        assertThat(q.limiterName()).isEqualTo("jdbc");
     }
 
     @Test
