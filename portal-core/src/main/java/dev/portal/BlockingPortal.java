@@ -1,5 +1,6 @@
 package dev.portal;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -518,7 +519,7 @@ public final class BlockingPortal implements AutoCloseable {
         rejected.increment();
         if (loop.listeners.any()) {
             loop.listeners.portalCall(new PortalCallEvent(loop.name(), method, PortalCallOutcome.REJECTED,
-                    java.time.Duration.ZERO, refusal));
+                    Duration.ZERO, refusal));
         }
         return refusal;
     }
@@ -528,7 +529,7 @@ public final class BlockingPortal implements AutoCloseable {
         long started = future.startNanos;
         if (started != PortalFuture.UNOBSERVED && loop.listeners.any()) {
             loop.listeners.portalCall(new PortalCallEvent(loop.name(), future.method, outcome,
-                    java.time.Duration.ofNanos(Math.max(0, System.nanoTime() - started)), error));
+                    Duration.ofNanos(Math.max(0, System.nanoTime() - started)), error));
         }
     }
 

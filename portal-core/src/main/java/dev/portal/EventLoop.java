@@ -1003,9 +1003,11 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     /**
      * Registers {@code listener} for this loop's events from now on; see {@link EventLoopListener}.
-     * Any thread, any time (also before the loop starts and after it stopped); never blocks on the
-     * loop. Adding the same listener twice registers it twice (it then receives each event twice).
-     * Events being delivered while this runs may or may not reach it.
+     * Any thread, any time (also after the loop stopped, when no more events come). It never waits
+     * for the loop or its workers: registrations are ordered by a short private lock that no
+     * reporting thread takes, and interrupts are neither checked nor cleared. Adding the same
+     * listener twice registers it twice (it then receives each event twice). Events being delivered
+     * while this runs may or may not reach it.
      *
      * @throws NullPointerException if {@code listener} is null
      */
@@ -1015,8 +1017,9 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     /**
      * Unregisters {@code listener} (its most recent registration, if it was added more than once).
-     * Any thread, any time. Once this returns, events reported afterwards do not reach it; a
-     * delivery already running on another thread may still finish.
+     * Any thread, any time; blocks as {@link #addListener} does (never on the loop). Once this
+     * returns, events reported afterwards do not reach it; a delivery already running on another
+     * thread may still finish.
      *
      * @return whether the listener was registered
      * @throws NullPointerException if {@code listener} is null
