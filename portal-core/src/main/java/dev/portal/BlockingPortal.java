@@ -514,10 +514,13 @@ public final class BlockingPortal implements AutoCloseable {
         }
     }
 
-    /** Counts and reports a refused call, and returns the refusal for the caller to throw. Any thread. */
-    private <X extends Throwable> X rejectedCall(PortalMethod method, X refusal) {
+    /**
+     * Counts and reports a refused call, and returns the refusal for the caller to throw. Any thread.
+     * {@code method} is null for a call made while the loop had no listener, which is not reported.
+     */
+    private <X extends Throwable> X rejectedCall(@Nullable PortalMethod method, X refusal) {
         rejected.increment();
-        if (loop.listeners.any()) {
+        if (method != null && loop.listeners.any()) {
             loop.listeners.portalCall(new PortalCallEvent(loop.name(), method, PortalCallOutcome.REJECTED,
                     Duration.ZERO, refusal));
         }
@@ -526,10 +529,10 @@ public final class BlockingPortal implements AutoCloseable {
 
     /** Reports a call whose task has ended, if it was observed. Loop thread. */
     private void reportEnded(PortalFuture<?> future, PortalCallOutcome outcome, @Nullable Throwable error) {
-        long started = future.startNanos;
-        if (started != PortalFuture.UNOBSERVED && loop.listeners.any()) {
-            loop.listeners.portalCall(new PortalCallEvent(loop.name(), future.method, outcome,
-                    Duration.ofNanos(Math.max(0, System.nanoTime() - started)), error));
+        PortalFuture.Observed<?> observed = future.observed();
+        if (observed != null && loop.listeners.any()) {
+            loop.listeners.portalCall(new PortalCallEvent(loop.name(), observed.method, outcome,
+                    Duration.ofNanos(Math.max(0, System.nanoTime() - observed.startNanos)), error));
         }
     }
 
@@ -557,11 +560,8 @@ public final class BlockingPortal implements AutoCloseable {
      * made on the loop, so the loop touches one object the caller wrote, not four.
      */
     <T> CompletableFuture<T> spawn(PortalMethod method, @Nullable String name, AsyncCallable<T> fn) {
-        PortalFuture<T> future = new PortalFuture<>(this, method, name, fn, ContextHolder.currentLocals(),
+        PortalFuture<T> future = PortalFuture.create(this, method, name, fn, ContextHolder.currentLocals(),
                 loop.threadContext.capture());
-        if (loop.listeners.any()) {
-            future.startNanos = System.nanoTime();
-        }
         try {
             loop.execute(future);
         } catch (RejectedExecutionException stopped) {
@@ -573,8 +573,9 @@ public final class BlockingPortal implements AutoCloseable {
 
     private <T> void startOnLoop(PortalFuture<T> future) {
         if (finishedOnLoop) {
-            future.completeExceptionally(rejectedCall(future.method, new IllegalStateException("This portal is not "
-                    + "running: it stopped before the task could start")));
+            PortalFuture.Observed<T> observed = future.observed();
+            future.completeExceptionally(rejectedCall(observed != null ? observed.method : null,
+                    new IllegalStateException("This portal is not running: it stopped before the task could start")));
             return;
         }
         active.increment();
@@ -672,7 +673,7 @@ public final class BlockingPortal implements AutoCloseable {
      * cancelled by the queued callback (see {@link PortalTaskEnd}). Starting and ending a task that
      * completes in its first step thus writes nothing to the future but its outcome.
      */
-    static final class PortalFuture<T> extends CompletableFuture<T> implements Runnable, MpscQueue.Sequenced {
+    static class PortalFuture<T> extends CompletableFuture<T> implements Runnable, MpscQueue.Sequenced {
 
         /**
          * How a thread blocking on a portal future waits: it spins while the loop is getting
@@ -701,13 +702,7 @@ public final class BlockingPortal implements AutoCloseable {
         private static final int MAX_SPINNERS = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
         private static final AtomicInteger SPINNERS = new AtomicInteger();
 
-        /** {@link #startNanos} of a call made while the loop had no listener. */
-        static final long UNOBSERVED = Long.MIN_VALUE;
-
         private final BlockingPortal portal;
-        final PortalMethod method;
-        /** When the call was made, for its {@link PortalCallEvent}; the caller writes it before submitting. */
-        long startNanos = UNOBSERVED;
         final @Nullable String name;
         final AsyncCallable<T> fn;
         final Locals locals;
@@ -717,14 +712,47 @@ public final class BlockingPortal implements AutoCloseable {
         /** The scope of a task past its first step, until it ends; loop-confined. */
         @Nullable CancelScope taskScope;
 
-        PortalFuture(BlockingPortal portal, PortalMethod method, @Nullable String name, AsyncCallable<T> fn,
-                Locals locals, @Nullable ContextSnapshot threadLocals) {
+        private PortalFuture(BlockingPortal portal, @Nullable String name, AsyncCallable<T> fn, Locals locals,
+                @Nullable ContextSnapshot threadLocals) {
             this.portal = portal;
-            this.method = method;
             this.name = name;
             this.fn = fn;
             this.locals = locals;
             this.threadLocals = threadLocals;
+        }
+
+        /**
+         * The future of a call to {@code method}: an {@link Observed} one, which keeps the method and
+         * the start time for its {@link PortalCallEvent}, if the loop has listeners; otherwise a plain
+         * one, which reads no clock and is no bigger for it. The calling thread.
+         */
+        static <T> PortalFuture<T> create(BlockingPortal portal, PortalMethod method, @Nullable String name,
+                AsyncCallable<T> fn, Locals locals, @Nullable ContextSnapshot threadLocals) {
+            return portal.loop.listeners.any() ? new Observed<>(portal, method, name, fn, locals, threadLocals)
+                    : new PortalFuture<>(portal, name, fn, locals, threadLocals);
+        }
+
+        /** This future as an observed call, or null if the loop had no listener when it was made. */
+        @Nullable Observed<T> observed() {
+            return null;
+        }
+
+        /** A call made while the loop had listeners. */
+        static final class Observed<T> extends PortalFuture<T> {
+            final PortalMethod method;
+            /** When the call was made, on the calling thread. */
+            final long startNanos = System.nanoTime();
+
+            private Observed(BlockingPortal portal, PortalMethod method, @Nullable String name, AsyncCallable<T> fn,
+                    Locals locals, @Nullable ContextSnapshot threadLocals) {
+                super(portal, name, fn, locals, threadLocals);
+                this.method = method;
+            }
+
+            @Override
+            Observed<T> observed() {
+                return this;
+            }
         }
 
         @Override

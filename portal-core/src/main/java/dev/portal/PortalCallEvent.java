@@ -14,7 +14,7 @@ import org.jspecify.annotations.Nullable;
  * finishes (not when {@code startTask} returns); for {@link PortalMethod#WRAP_ASYNC_RESOURCE} when the
  * resource has been exited. A call the guards refuse is reported at once as
  * {@link PortalCallOutcome#REJECTED}. Only calls made while at least one listener was registered
- * are reported (a rejection is reported if a listener is registered when it happens).
+ * are reported.
  *
  * @param loopName the name of the portal's loop
  * @param method the portal method called

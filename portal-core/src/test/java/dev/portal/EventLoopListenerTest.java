@@ -838,6 +838,26 @@ class EventLoopListenerTest {
     }
 
     @Test
+    void aPortalCallOnALoopWithoutListenersCarriesNoMethodOrStartTime() throws Exception {
+        BlockingPortal p = portal("ev-unobserved-portal");
+        Recorder r = new Recorder();
+
+        BlockingPortal.PortalFuture<String> unobserved =
+                (BlockingPortal.PortalFuture<String>) p.startTaskSoon(() -> LoopStage.completedFuture("x"));
+        p.eventLoop().addListener(r);
+        BlockingPortal.PortalFuture<String> observed =
+                (BlockingPortal.PortalFuture<String>) p.startTaskSoon(() -> LoopStage.completedFuture("y"));
+        assertThat(unobserved.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("x");
+        assertThat(observed.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("y");
+
+        assertThat(unobserved.observed()).isNull();
+        BlockingPortal.PortalFuture.Observed<String> call = observed.observed();
+        assertThat(call).isNotNull();
+        assertThat(call.method).isEqualTo(PortalMethod.START_TASK_SOON);
+        await().atMost(WAIT).until(() -> r.portalCalls.size() == 1);
+    }
+
+    @Test
     void eventRecordsRefuseMissingFields() {
         assertThatThrownBy(() -> new OffloadEvent(null, null, null, CancelMode.SHIELD, OffloadOutcome.VALUE,
                 Duration.ZERO, Duration.ZERO, null)).isInstanceOf(NullPointerException.class)
