@@ -91,6 +91,7 @@ public final class CapacityLimiter {
     // lock the loop and the workers contend for, and never sees a torn or stale-forever value.
     private static final VarHandle TOTAL_TOKENS;
     private static final VarHandle BORROWED;
+    private static final VarHandle AVAILABLE;
     private static final VarHandle WAITING;
     private static final VarHandle ACQUISITIONS;
     private static final VarHandle WAITED_ACQUISITIONS;
@@ -102,6 +103,7 @@ public final class CapacityLimiter {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             TOTAL_TOKENS = lookup.findVarHandle(CapacityLimiter.class, "totalTokens", int.class);
             BORROWED = lookup.findVarHandle(CapacityLimiter.class, "borrowed", int.class);
+            AVAILABLE = lookup.findVarHandle(CapacityLimiter.class, "available", int.class);
             WAITING = lookup.findVarHandle(CapacityLimiter.class, "waiting", int.class);
             ACQUISITIONS = lookup.findVarHandle(CapacityLimiter.class, "acquisitions", long.class);
             WAITED_ACQUISITIONS = lookup.findVarHandle(CapacityLimiter.class, "waitedAcquisitions", long.class);
@@ -115,6 +117,11 @@ public final class CapacityLimiter {
     private int totalTokens;
     /** Every token out: the borrowers in {@link #borrowers} plus the waiters held in slots. */
     private int borrowed;
+    /**
+     * {@code totalTokens - borrowed}, kept as a field of its own so that {@link #availableTokens()}
+     * is one read: subtracting two lock-free reads could give a value the limiter never had.
+     */
+    private int available;
     /** Borrowers that are not waiters holding as themselves: tasks and explicit borrower objects. */
     private final HashSet<Object> borrowers = new HashSet<>();
     /**
@@ -150,6 +157,7 @@ public final class CapacityLimiter {
      */
     public CapacityLimiter(int totalTokens) {
         this.totalTokens = requireTotal(totalTokens, "totalTokens");
+        this.available = totalTokens;
         this.name = null;
     }
 
@@ -168,12 +176,25 @@ public final class CapacityLimiter {
             throw new IllegalArgumentException("name must not be blank (was \"" + name + "\")");
         }
         this.totalTokens = requireTotal(totalTokens, "totalTokens");
+        this.available = totalTokens;
         this.name = name;
     }
 
     /** The name given at construction, or null for an unnamed limiter. Any thread. */
     public @Nullable String name() {
         return name;
+    }
+
+    /** Under the lock: sets the borrowed count and the available count with it, for lock-free readers. */
+    private void setBorrowed(int value) {
+        BORROWED.setOpaque(this, value);
+        AVAILABLE.setOpaque(this, totalTokens - value);
+    }
+
+    /** Under the lock: sets the total and the available count with it, for lock-free readers. */
+    private void setTotal(int value) {
+        TOTAL_TOKENS.setOpaque(this, value);
+        AVAILABLE.setOpaque(this, value - borrowed);
     }
 
     static int requireTotal(int tokens, String name) {
@@ -200,7 +221,7 @@ public final class CapacityLimiter {
         requireTotal(totalTokens, "totalTokens");
         Waiter next;
         synchronized (this) {
-            TOTAL_TOKENS.setOpaque(this, totalTokens);
+            setTotal(totalTokens);
             next = grantOldest(NO_TIME);
         }
         while (next != null) {
@@ -218,11 +239,11 @@ public final class CapacityLimiter {
 
     /**
      * {@code totalTokens - borrowedTokens}; negative while the limiter is over-subscribed. Any thread;
-     * lock-free: the two counts are read one after the other, so while tokens change hands the
-     * difference may mix two moments (it is exact whenever the limiter is quiet).
+     * lock-free: one read of a count kept with the other two under the lock, so the value is one the
+     * limiter really had (the three getters are each exact, not one snapshot together).
      */
     public int availableTokens() {
-        return (int) TOTAL_TOKENS.getOpaque(this) - (int) BORROWED.getOpaque(this);
+        return (int) AVAILABLE.getOpaque(this);
     }
 
     /**
@@ -265,7 +286,7 @@ public final class CapacityLimiter {
             }
             if (waiting == 0 && borrowed < totalTokens) {
                 borrowers.add(borrower);
-                BORROWED.setOpaque(this, borrowed + 1);
+                setBorrowed(borrowed + 1);
                 ACQUISITIONS.setOpaque(this, acquisitions + 1);
             } else {
                 queuedBorrowers.add(borrower);
@@ -307,7 +328,7 @@ public final class CapacityLimiter {
                 throw new WouldBlockException("no token free in " + describeLocked());
             }
             borrowers.add(borrower);
-            BORROWED.setOpaque(this, borrowed + 1);
+            setBorrowed(borrowed + 1);
             ACQUISITIONS.setOpaque(this, acquisitions + 1);
         }
     }
@@ -350,7 +371,7 @@ public final class CapacityLimiter {
                 throw new IllegalStateException("borrower " + borrower + " isn't holding any of this "
                         + "CapacityLimiter's tokens");
             }
-            BORROWED.setOpaque(this, borrowed - 1);
+            setBorrowed(borrowed - 1);
             next = grantOldest(now);
         }
         grantOutsideLock(next);
@@ -375,7 +396,7 @@ public final class CapacityLimiter {
             slot.holder = null;
             slot.nextFree = freeSlots;
             freeSlots = slot;
-            BORROWED.setOpaque(this, borrowed - 1);
+            setBorrowed(borrowed - 1);
             next = grantOldest(now);
         }
         grantOutsideLock(next);
@@ -468,7 +489,7 @@ public final class CapacityLimiter {
             slot.holder = waiter;
             waiter.limiterLink(slot);
         }
-        BORROWED.setOpaque(this, borrowed + 1);
+        setBorrowed(borrowed + 1);
     }
 
     /**
@@ -516,7 +537,7 @@ public final class CapacityLimiter {
         Waiter next;
         synchronized (this) {
             borrowers.remove(borrower);
-            BORROWED.setOpaque(this, borrowed - 1);
+            setBorrowed(borrowed - 1);
             ACQUISITIONS.setOpaque(this, acquisitions - 1);
             WAITED_ACQUISITIONS.setOpaque(this, waitedAcquisitions - 1);
             next = grantOldest(NO_TIME);
@@ -555,13 +576,14 @@ public final class CapacityLimiter {
     CapacityLimiterStatistics counters() {
         int total = totalTokens();
         int held = borrowedTokens();
+        int free = availableTokens();
         int queuedNow = tasksWaiting();
         long waited = (long) WAIT_NANOS.getOpaque(this);
         long since = System.nanoTime() - (long) QUEUE_CHANGED_NANOS.getOpaque(this);
         if (queuedNow > 0 && since > 0) {
             waited += queuedNow * since;
         }
-        return new CapacityLimiterStatistics(name, total, held, total - held, queuedNow, List.of(),
+        return new CapacityLimiterStatistics(name, total, held, free, queuedNow, List.of(),
                 (long) ACQUISITIONS.getOpaque(this), (long) WAITED_ACQUISITIONS.getOpaque(this), Duration.ofNanos(waited));
     }
 
