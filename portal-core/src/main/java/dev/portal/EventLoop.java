@@ -42,7 +42,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Threads.</b> {@link #execute}, {@link #inEventLoop()}, {@link #statistics()},
  * {@link #tasks()}, {@link #measureLag()}, {@link #shutdown()} and {@link #close()} may be called
- * from any thread. A loop with nothing to do parks its thread and uses no CPU.
+ * from any thread; {@link #shutdownGracefully} from any thread but the loop's and its workers'. A
+ * loop with nothing to do parks its thread and uses no CPU.
  *
  * <p><b>Stopping.</b> {@link #shutdown()} (or {@link #close()}, which also waits) cancels the loop's
  * root cancel scope, so every task is cancelled at its next checkpoint; the loop keeps running
@@ -50,6 +51,19 @@ import org.jspecify.annotations.Nullable;
  * passed. Callbacks submitted afterwards are rejected with {@link RejectedExecutionException};
  * callbacks that raced with the stop either run or hear of the rejection, never vanish. Idle
  * workers exit with the loop; workers still running an abandoned call exit when it returns.
+ *
+ * <p><b>Stopping gracefully.</b> {@link #shutdownGracefully} first stops taking new work and lets
+ * the work in flight finish within a grace period, then cancels the rest as above and waits for the
+ * workers, and reports what finished, what was cancelled and which functions still run.
+ * <em>New work</em>, refused at once with a {@link RejectedExecutionException} that names the loop,
+ * is what enters from threads that are neither the loop's nor its workers: calls on the portals
+ * on the loop and {@link #execute} from those threads. <em>Continuations</em> of work in flight
+ * stay accepted until the loop has stopped: whatever the loop thread schedules (callbacks, timers,
+ * tasks started by tasks), what its workers send (offload results, {@link FromThread} calls), and
+ * what Portal routes for a task it knows (stages brought in with {@link Async#await},
+ * cancellations, {@link PortalResource#exit}). A foreign thread continuing a task through
+ * {@code execute} looks like new work and is refused: bring foreign stages onto the loop with
+ * {@link Async#await}.
  *
  * <p><b>Memory consistency.</b> Actions in a thread before {@link #execute} happen-before the
  * callback runs on the loop.
