@@ -174,6 +174,48 @@ class GracefulShutdownTest {
         assertNoThreadOf(loop);
     }
 
+    @RepeatedTest(20)
+    void portalsOpenedOnARunningLoopAndABoundProviderLetTheirCallsFinish() throws Exception {
+        EventLoop loop = builder("app-loop").start();
+        BlockingPortal openedOn = BlockingPortal.openOn(loop);
+        BlockingPortal opened = openPortal(loop);
+        BlockingPortalProvider provider = new BlockingPortalProvider(loop);
+        CountDownLatch running = new CountDownLatch(3);
+        CountDownLatch release = new CountDownLatch(1);
+        AsyncCallable<Object> work = () -> ToThread.runSync(() -> {
+            running.countDown();
+            release.await();
+            return "ok";
+        });
+        CompletableFuture<Object> a = onNewThread(() -> openedOn.call(work));
+        CompletableFuture<Object> b = onNewThread(() -> opened.call(work));
+        CompletableFuture<Object> c = onNewThread(() -> {
+            try (BlockingPortalProvider.PortalLease lease = provider.lease()) {
+                return lease.portal().call(work);
+            }
+        });
+        assertThat(running.await(10, TimeUnit.SECONDS)).isTrue();
+
+        CompletableFuture<ShutdownReport> stop = onNewThread(() -> loop.shutdownGracefully(LONG_GRACE,
+                CancelMode.INTERRUPT));
+        awaitDraining(loop);
+        for (BlockingPortal p : List.of(openedOn, opened)) {
+            assertThatThrownBy(() -> p.call(() -> LoopStage.completedFuture(1)))
+                    .isInstanceOf(RejectedExecutionException.class).hasMessageContaining(loop.name());
+        }
+        release.countDown();
+
+        assertThat(a.get(10, TimeUnit.SECONDS)).isEqualTo("ok");
+        assertThat(b.get(10, TimeUnit.SECONDS)).isEqualTo("ok");
+        assertThat(c.get(10, TimeUnit.SECONDS)).isEqualTo("ok");
+        ShutdownReport report = stop.get(10, TimeUnit.SECONDS);
+        assertThat(report.finishedWithinGrace()).isTrue();
+        assertThat(report.tasksCancelled()).isEmpty();
+        assertThat(openedOn.isRunning()).isFalse();
+        provider.close();
+        assertNoThreadOf(loop);
+    }
+
     @Test
     void everyPortalCallIsRefusedAtOnceNamingTheLoop() throws Exception {
         BlockingPortal portal = BlockingPortal.start(builder("refused").blockedLoopThreshold(Duration.ZERO));
@@ -477,7 +519,7 @@ class GracefulShutdownTest {
     void portalStopLetsCallsFinishWithinTheGraceAndKeepsTheLoopRunning() throws Exception {
         EventLoop loop = builder("portal-stop").start();
         try {
-            BlockingPortal portal = openPortal(loop);
+            BlockingPortal portal = BlockingPortal.openOn(loop);
             CountDownLatch running = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
             CompletableFuture<Object> call = onNewThread(() -> portal.call(() -> ToThread.runSync(() -> {
@@ -497,7 +539,8 @@ class GracefulShutdownTest {
             assertThat(call.get(10, TimeUnit.SECONDS)).isEqualTo("answer");
             assertThat(stopped.get(10, TimeUnit.SECONDS)).isEmpty();
             assertThat(loop.isShutdown()).isFalse();
-            assertThat(openPortal(loop).call(() -> LoopStage.completedFuture("still running"))).isEqualTo("still running");
+            assertThat(BlockingPortal.openOn(loop).call(() -> LoopStage.completedFuture("still running")))
+                    .isEqualTo("still running");
         } finally {
             loop.close();
         }
@@ -508,7 +551,7 @@ class GracefulShutdownTest {
     void portalStopCancelsWhatIsLeftAfterTheGraceAndReportsIt() throws Exception {
         EventLoop loop = builder("portal-cancel").start();
         try {
-            BlockingPortal portal = openPortal(loop);
+            BlockingPortal portal = BlockingPortal.openOn(loop);
             CompletableFuture<Void> endless = portal.startTaskSoon("endless", () -> new Event().await());
             CompletableFuture<Object> quick = portal.startTaskSoon("quick", () -> Async.sleep(Duration.ofMillis(1))
                     .thenApply(v -> "quick"));
@@ -613,7 +656,7 @@ class GracefulShutdownTest {
         });
     }
 
-    /** A portal opened on {@code loop} for as long as it runs; from a thread that is not the loop's. */
+    /** A portal opened on {@code loop} with {@link BlockingPortal#open}, from a thread that is not the loop's. */
     private static BlockingPortal openPortal(EventLoop loop) throws Exception {
         CompletableFuture<BlockingPortal> opened = new CompletableFuture<>();
         loop.execute(() -> BlockingPortal.open(p -> {
