@@ -491,7 +491,9 @@ public final class BlockingPortal implements AutoCloseable {
                 result.complete(cancelled);
                 return;
             }
-            loop.shutdown();
+            if (!loop.isShutdown()) {
+                loop.shutdown(); // not when stopping already: a graceful stop would lose its grace
+            }
             loop.terminationFuture().whenComplete((v, x) -> result.complete(cancelled));
         });
         if (loop.inEventLoop()) {

@@ -22,7 +22,8 @@ import java.util.Objects;
  * @param duration from the stop's start (the {@code shutdownGracefully} call, or the start of a
  *        stop without a grace period) until the loop had terminated and its workers were waited for
  * @param tasksFinished tasks that ended during the grace period, including tasks that running tasks
- *        started during it
+ *        started during it (the loop counts from when it takes the stop up, within one turn of the
+ *        call; portals' own tasks, which end once their calls have, count too)
  * @param tasksCancelled the tasks still running when the grace period ended, which the stop then
  *        cancelled, oldest first
  * @param offloadsCancelled {@link ToThread#runSync} calls the stop cancelled before their function
