@@ -1078,6 +1078,16 @@ public final class EventLoop implements Executor, AutoCloseable {
             interrupted |= join(t, deadline);
         }
         CancelMode mode = stopMode;
+        if (mode != null) {
+            // After a graceful stop, also the workers between jobs (searching, not yet parked):
+            // they exit as they find the pool shut down. Before the busy ones, which may use up
+            // the shutdown timeout.
+            for (Worker w : workers.workers()) {
+                if (w.currentJob() == null) {
+                    interrupted |= join(w.thread(), deadline);
+                }
+            }
+        }
         if (mode == CancelMode.INTERRUPT || mode == CancelMode.SHIELD) {
             for (Worker w : workers.workers()) {
                 interrupted |= join(w.thread(), stopDeadline);
