@@ -17,7 +17,7 @@ public enum PortalCallOutcome {
 
     /**
      * The call was refused before any task started: the portal was not running, its loop had
-     * stopped, or the call was made on the loop's own thread.
+     * stopped or was stopping gracefully, or the call was made on the loop's own thread.
      */
     REJECTED
 }
