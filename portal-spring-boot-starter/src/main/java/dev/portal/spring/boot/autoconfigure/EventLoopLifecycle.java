@@ -1,0 +1,86 @@
+package dev.portal.spring.boot.autoconfigure;
+
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+import dev.portal.CancelMode;
+import dev.portal.EventLoop;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
+
+import org.springframework.context.SmartLifecycle;
+
+/**
+ * Stops the application's {@link EventLoop} when the context closes, after the web server has
+ * finished its graceful shutdown: tasks and blocking calls still running get the grace period to
+ * finish, then the rest are cancelled (blocking calls in the after-grace {@link CancelMode}) and the
+ * loop and its worker threads end.
+ *
+ * <p>The loop itself starts when its bean is created, during the context's refresh, so it is
+ * running before any other bean can use it; {@link #start()} only restarts nothing and reports it.
+ */
+class EventLoopLifecycle implements SmartLifecycle {
+
+    /**
+     * The lifecycle phase: below Spring Boot's web server phases
+     * ({@code WebServerApplicationContext.GRACEFUL_SHUTDOWN_PHASE} = DEFAULT_PHASE - 1024 and
+     * {@code START_STOP_LIFECYCLE_PHASE} = DEFAULT_PHASE - 2048), so the loop stops after the server
+     * has drained its requests and stopped, and is stopped before beans are destroyed.
+     */
+    static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 4096;
+
+    private static final Log logger = LogFactory.getLog(EventLoopLifecycle.class);
+
+    private final EventLoop eventLoop;
+
+    private final Duration gracePeriod;
+
+    private final CancelMode afterGrace;
+
+    EventLoopLifecycle(EventLoop eventLoop, Duration gracePeriod, CancelMode afterGrace) {
+        this.eventLoop = eventLoop;
+        this.gracePeriod = gracePeriod;
+        this.afterGrace = afterGrace;
+    }
+
+    @Override
+    public void start() {
+        // The loop started with its bean; a stopped loop cannot be restarted.
+    }
+
+    /**
+     * Stops the loop gracefully and waits for it: up to the grace period for running work, then
+     * cancels the rest. Blocks the closing thread; an interrupt ends the wait early and is kept.
+     */
+    @Override
+    public void stop() {
+        if (this.eventLoop.isShutdown()) {
+            return;
+        }
+        long started = System.nanoTime();
+        this.eventLoop.shutdownGracefully(this.gracePeriod, this.afterGrace);
+        if (logger.isDebugEnabled()) {
+            logger.debug("Stopped " + this.eventLoop.name() + " in "
+                    + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms");
+        }
+    }
+
+    @Override
+    public boolean isRunning() {
+        return !this.eventLoop.isShutdown();
+    }
+
+    @Override
+    public int getPhase() {
+        return PHASE;
+    }
+
+    Duration gracePeriod() {
+        return this.gracePeriod;
+    }
+
+    CancelMode afterGrace() {
+        return this.afterGrace;
+    }
+
+}
