@@ -29,7 +29,7 @@ class WorkerPoolHandOffTest {
     @RepeatedTest(5)
     void everyJobRunsExactlyOnceAndNoWorkerRunsTwoJobsAtOnce() throws Exception {
         AtomicReference<Throwable> uncaught = new AtomicReference<>();
-        WorkerPool pool = new WorkerPool("handoff-test-", Duration.ofMillis(1), false, uncaught::set);
+        WorkerPool pool = new WorkerPool("handoff-test-", Duration.ofMillis(1), false, 2_000L, uncaught::set);
         int total = DISPATCHERS * JOBS_PER_DISPATCHER;
         AtomicReferenceArray<Integer> runs = new AtomicReferenceArray<>(total);
         ConcurrentHashMap<Worker, Boolean> busy = new ConcurrentHashMap<>();
@@ -89,7 +89,7 @@ class WorkerPoolHandOffTest {
 
     @Test
     void anIdleWorkerIsReusedMostRecentlyIdledFirstAndRetiresAfterTheIdleTimeout() throws Exception {
-        WorkerPool pool = new WorkerPool("reuse-test-", Duration.ofMillis(300), false, t -> { });
+        WorkerPool pool = new WorkerPool("reuse-test-", Duration.ofMillis(300), false, 2_000L, t -> { });
         AtomicReference<Thread> first = new AtomicReference<>();
         CountDownLatch ran = new CountDownLatch(1);
         pool.dispatch(w -> {
@@ -123,7 +123,7 @@ class WorkerPoolHandOffTest {
     @RepeatedTest(20)
     void aBurstOfBlockingJobsGetsOneThreadPerJob() throws Exception {
         int jobs = 40;
-        WorkerPool pool = new WorkerPool("burst-test-", Duration.ofMillis(2), false, t -> { });
+        WorkerPool pool = new WorkerPool("burst-test-", Duration.ofMillis(2), false, 2_000L, t -> { });
         try {
             for (int burst = 0; burst < 5; burst++) {
                 CyclicBarrier allRunning = new CyclicBarrier(jobs);
