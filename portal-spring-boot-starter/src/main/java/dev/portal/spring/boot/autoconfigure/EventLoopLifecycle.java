@@ -1,13 +1,18 @@
 package dev.portal.spring.boot.autoconfigure;
 
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
+import dev.portal.BlockingPortal;
 import dev.portal.CancelMode;
 import dev.portal.EventLoop;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.SmartLifecycle;
 
 /**
@@ -37,8 +42,12 @@ class EventLoopLifecycle implements SmartLifecycle {
 
     private final CancelMode afterGrace;
 
-    EventLoopLifecycle(EventLoop eventLoop, Duration gracePeriod, CancelMode afterGrace) {
+    private final ObjectProvider<BlockingPortal> portals;
+
+    EventLoopLifecycle(EventLoop eventLoop, ObjectProvider<BlockingPortal> portals, Duration gracePeriod,
+            CancelMode afterGrace) {
         this.eventLoop = eventLoop;
+        this.portals = portals;
         this.gracePeriod = gracePeriod;
         this.afterGrace = afterGrace;
     }
@@ -58,10 +67,28 @@ class EventLoopLifecycle implements SmartLifecycle {
             return;
         }
         long started = System.nanoTime();
-        this.eventLoop.shutdownGracefully(this.gracePeriod, this.afterGrace);
+        drainPortals();
+        this.eventLoop.close();
         if (logger.isDebugEnabled()) {
             logger.debug("Stopped " + this.eventLoop.name() + " in "
                     + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms");
+        }
+    }
+
+    /** Stops the portals on the loop gracefully and waits up to the grace period for their calls. */
+    private void drainPortals() {
+        CompletableFuture<?>[] drained = this.portals.orderedStream()
+            .filter((portal) -> portal.eventLoop() == this.eventLoop)
+            .map((portal) -> portal.stop(false))
+            .toArray(CompletableFuture[]::new);
+        try {
+            CompletableFuture.allOf(drained).get(this.gracePeriod.toNanos(), TimeUnit.NANOSECONDS);
+        }
+        catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+        }
+        catch (ExecutionException | TimeoutException ex) {
+            // Past the grace period: closing the loop cancels what is left.
         }
     }
 

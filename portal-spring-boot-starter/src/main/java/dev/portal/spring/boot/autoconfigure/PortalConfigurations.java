@@ -97,8 +97,9 @@ final class PortalConfigurations {
 
         @Bean
         @ConditionalOnMissingBean
-        EventLoopLifecycle portalEventLoopLifecycle(EventLoop eventLoop, PortalProperties properties) {
-            return new EventLoopLifecycle(eventLoop, properties.getShutdown().getGracePeriod(),
+        EventLoopLifecycle portalEventLoopLifecycle(EventLoop eventLoop, ObjectProvider<BlockingPortal> portals,
+                PortalProperties properties) {
+            return new EventLoopLifecycle(eventLoop, portals, properties.getShutdown().getGracePeriod(),
                     properties.getShutdown().getAfterGrace());
         }
 

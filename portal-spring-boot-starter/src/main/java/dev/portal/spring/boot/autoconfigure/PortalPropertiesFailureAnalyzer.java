@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 import org.jspecify.annotations.Nullable;
@@ -12,7 +13,9 @@ import org.springframework.beans.BeanWrapperImpl;
 import org.springframework.boot.context.properties.bind.BindException;
 import org.springframework.boot.context.properties.bind.DataObjectPropertyName;
 import org.springframework.boot.context.properties.bind.validation.BindValidationException;
+import org.springframework.boot.context.properties.bind.validation.ValidationErrors;
 import org.springframework.boot.context.properties.source.ConfigurationProperty;
+import org.springframework.boot.context.properties.source.ConfigurationPropertyName;
 import org.springframework.boot.diagnostics.AbstractFailureAnalyzer;
 import org.springframework.boot.diagnostics.FailureAnalysis;
 import org.springframework.boot.origin.Origin;
@@ -33,12 +36,11 @@ class PortalPropertiesFailureAnalyzer extends AbstractFailureAnalyzer<BindExcept
     protected @Nullable FailureAnalysis analyze(Throwable rootFailure, BindException cause) {
         BindValidationException validation = findCause(rootFailure, BindValidationException.class);
         if (validation != null && PortalProperties.class.equals(cause.getTarget().getType().resolve())) {
-            List<Problem> problems = validation.getValidationErrors()
-                .getAllErrors()
+            ValidationErrors errors = validation.getValidationErrors();
+            List<Problem> problems = errors.getAllErrors()
                 .stream()
                 .filter(FieldError.class::isInstance)
-                .map(FieldError.class::cast)
-                .map(PortalPropertiesFailureAnalyzer::problem)
+                .map((error) -> problem((FieldError) error, errors.getBoundProperties()))
                 .toList();
             return problems.isEmpty() ? null : analysis(problems, cause);
         }
@@ -53,9 +55,16 @@ class PortalPropertiesFailureAnalyzer extends AbstractFailureAnalyzer<BindExcept
         return null;
     }
 
-    private static Problem problem(FieldError error) {
+    /** The problem as the user wrote it: the value and origin from the property source, not the bound object. */
+    private static Problem problem(FieldError error, Set<ConfigurationProperty> bound) {
         String property = PREFIX + "." + DataObjectPropertyName.toDashedForm(error.getField());
         String allowed = (error.getDefaultMessage() != null) ? error.getDefaultMessage() : "see the documentation";
+        ConfigurationPropertyName name = ConfigurationPropertyName.of(property);
+        for (ConfigurationProperty source : bound) {
+            if (source.getName().equals(name)) {
+                return new Problem(property, source.getValue(), source.getOrigin(), allowed);
+            }
+        }
         return new Problem(property, error.getRejectedValue(), Origin.from(error), allowed);
     }
 
