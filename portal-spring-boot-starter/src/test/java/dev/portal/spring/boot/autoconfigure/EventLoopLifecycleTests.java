@@ -1,0 +1,94 @@
+package dev.portal.spring.boot.autoconfigure;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import dev.portal.BlockingPortal;
+import dev.portal.ToThread;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.RepetitionInfo;
+import org.junit.jupiter.api.Test;
+
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Tests for {@link EventLoopLifecycle}: the loop stops with the context, after the web server, and
+ * lets in-flight portal calls finish within the grace period; no Portal thread outlives the context.
+ */
+class EventLoopLifecycleTests {
+
+    private final ApplicationContextRunner contextRunner = new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(PortalAutoConfiguration.class));
+
+    @Test
+    void phaseIsBelowTheWebServersSoTheLoopStopsAfterTheServerHasDrained() {
+        assertThat(EventLoopLifecycle.PHASE).isLessThan(WebServerApplicationContext.START_STOP_LIFECYCLE_PHASE)
+            .isLessThan(WebServerApplicationContext.GRACEFUL_SHUTDOWN_PHASE);
+    }
+
+    @RepeatedTest(5)
+    void inFlightPortalCallFinishesWithinTheGracePeriodWhenTheContextCloses(RepetitionInfo repetition) {
+        String loopName = "lifecycle-in-flight-" + repetition.getCurrentRepetition();
+        this.contextRunner.withPropertyValues("portal.loop.thread-name=" + loopName, "portal.shutdown.grace-period=20s")
+            .run((context) -> {
+                BlockingPortal portal = context.getBean(BlockingPortal.class);
+                CountDownLatch started = new CountDownLatch(1);
+                CountDownLatch release = new CountDownLatch(1);
+                CompletableFuture<String> call = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return portal.call(() -> ToThread.runSync(() -> {
+                            started.countDown();
+                            release.await();
+                            return "finished";
+                        }));
+                    }
+                    catch (Exception ex) {
+                        throw new IllegalStateException(ex);
+                    }
+                });
+                assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+                CompletableFuture<Void> closed = CompletableFuture.runAsync(context::close);
+                // The context waits for the call: the portal refuses new calls, the call runs on.
+                await().atMost(Duration.ofSeconds(10)).until(() -> !portal.isRunning());
+                assertThat(closed).isNotDone();
+                assertThat(call).isNotDone();
+                release.countDown();
+                assertThat(call.get(10, TimeUnit.SECONDS)).isEqualTo("finished");
+                closed.get(20, TimeUnit.SECONDS);
+                await().atMost(Duration.ofSeconds(10)).until(() -> portalThreads(loopName).isEmpty());
+            });
+    }
+
+    @Test
+    void contextCloseLeavesNoLoopOrWorkerThread() {
+        String loopName = "lifecycle-no-threads";
+        this.contextRunner.withPropertyValues("portal.loop.thread-name=" + loopName).run((context) -> {
+            BlockingPortal portal = context.getBean(BlockingPortal.class);
+            for (int i = 0; i < 8; i++) {
+                portal.call(() -> ToThread.runSync(() -> Thread.currentThread().getName()));
+            }
+            assertThat(portalThreads(loopName)).isNotEmpty();
+            context.close();
+            await().atMost(Duration.ofSeconds(10)).until(() -> portalThreads(loopName).isEmpty());
+        });
+    }
+
+    static List<String> portalThreads(String loopName) {
+        return Thread.getAllStackTraces()
+            .keySet()
+            .stream()
+            .filter(Thread::isAlive)
+            .map(Thread::getName)
+            .filter((name) -> name.startsWith(loopName))
+            .toList();
+    }
+
+}
