@@ -1,18 +1,13 @@
 package dev.portal.spring.boot.autoconfigure;
 
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
-import dev.portal.BlockingPortal;
 import dev.portal.CancelMode;
 import dev.portal.EventLoop;
+import dev.portal.ShutdownReport;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 
-import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.SmartLifecycle;
 
 /**
@@ -42,12 +37,8 @@ class EventLoopLifecycle implements SmartLifecycle {
 
     private final CancelMode afterGrace;
 
-    private final ObjectProvider<BlockingPortal> portals;
-
-    EventLoopLifecycle(EventLoop eventLoop, ObjectProvider<BlockingPortal> portals, Duration gracePeriod,
-            CancelMode afterGrace) {
+    EventLoopLifecycle(EventLoop eventLoop, Duration gracePeriod, CancelMode afterGrace) {
         this.eventLoop = eventLoop;
-        this.portals = portals;
         this.gracePeriod = gracePeriod;
         this.afterGrace = afterGrace;
     }
@@ -66,37 +57,23 @@ class EventLoopLifecycle implements SmartLifecycle {
     }
 
     /**
-     * Stops the loop gracefully and waits for it: up to the grace period for running work, then
-     * cancels the rest. Blocks the closing thread; an interrupt ends the wait early and is kept.
+     * Stops the loop gracefully and waits for it ({@link EventLoop#shutdownGracefully}): running
+     * tasks and blocking calls get the grace period, then the rest are cancelled, blocking calls in
+     * the after-grace mode. Blocks the closing thread for up to the grace period plus the loop's
+     * shutdown timeout; an interrupt does not cut the stop short and is kept. Logs the report: at
+     * debug level when everything finished in time, as a warning otherwise.
      */
     @Override
     public void stop() {
-        if (this.eventLoop.isShutdown()) {
+        if (this.eventLoop.isTerminated()) {
             return;
         }
-        long started = System.nanoTime();
-        drainPortals();
-        this.eventLoop.close();
-        if (logger.isDebugEnabled()) {
-            logger.debug("Stopped " + this.eventLoop.name() + " in "
-                    + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms");
+        ShutdownReport report = this.eventLoop.shutdownGracefully(this.gracePeriod, this.afterGrace);
+        if (!report.finishedWithinGrace() || report.hasAbandonedCalls()) {
+            logger.warn(report);
         }
-    }
-
-    /** Stops the portals on the loop gracefully and waits up to the grace period for their calls. */
-    private void drainPortals() {
-        CompletableFuture<?>[] drained = this.portals.orderedStream()
-            .filter((portal) -> portal.eventLoop() == this.eventLoop)
-            .map((portal) -> portal.stop(false))
-            .toArray(CompletableFuture[]::new);
-        try {
-            CompletableFuture.allOf(drained).get(this.gracePeriod.toNanos(), TimeUnit.NANOSECONDS);
-        }
-        catch (InterruptedException ex) {
-            Thread.currentThread().interrupt();
-        }
-        catch (ExecutionException | TimeoutException ex) {
-            // Past the grace period: closing the loop cancels what is left.
+        else if (logger.isDebugEnabled()) {
+            logger.debug(report);
         }
     }
 

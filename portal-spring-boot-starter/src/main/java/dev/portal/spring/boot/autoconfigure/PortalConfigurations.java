@@ -107,9 +107,8 @@ final class PortalConfigurations {
 
         @Bean
         @ConditionalOnMissingBean
-        EventLoopLifecycle portalEventLoopLifecycle(EventLoop eventLoop, ObjectProvider<BlockingPortal> portals,
-                PortalProperties properties) {
-            return new EventLoopLifecycle(eventLoop, portals, properties.getShutdown().getGracePeriod(),
+        EventLoopLifecycle portalEventLoopLifecycle(EventLoop eventLoop, PortalProperties properties) {
+            return new EventLoopLifecycle(eventLoop, properties.getShutdown().getGracePeriod(),
                     properties.getShutdown().getAfterGrace());
         }
 

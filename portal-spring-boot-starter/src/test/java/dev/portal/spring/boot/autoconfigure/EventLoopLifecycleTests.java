@@ -15,12 +15,16 @@ import dev.portal.ToThread;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.RepetitionInfo;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatException;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -68,6 +72,99 @@ class EventLoopLifecycleTests {
                     caller.shutdown();
                 }
                 await().atMost(Duration.ofSeconds(10)).until(() -> portalThreads(loopName).isEmpty());
+            });
+    }
+
+    @RepeatedTest(3)
+    void callStillRunningAfterTheGracePeriodIsInterruptedAndNoThreadRemains(RepetitionInfo repetition) throws Exception {
+        String loopName = "lifecycle-interrupt-" + repetition.getCurrentRepetition();
+        this.contextRunner
+            .withPropertyValues("portal.loop.thread-name=" + loopName, "portal.shutdown.grace-period=200ms",
+                    "portal.shutdown.after-grace=interrupt")
+            .run((context) -> {
+                BlockingPortal portal = context.getBean(BlockingPortal.class);
+                CountDownLatch started = new CountDownLatch(1);
+                CountDownLatch interrupted = new CountDownLatch(1);
+                CountDownLatch never = new CountDownLatch(1);
+                ExecutorService caller = Executors.newSingleThreadExecutor();
+                try {
+                    Future<String> call = caller.submit(() -> portal.call(() -> ToThread.runSync(() -> {
+                        started.countDown();
+                        try {
+                            never.await(60, TimeUnit.SECONDS);
+                            return "not interrupted";
+                        }
+                        catch (InterruptedException ex) {
+                            interrupted.countDown();
+                            throw ex;
+                        }
+                    })));
+                    assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+                    long closing = System.nanoTime();
+                    context.close();
+                    assertThat(Duration.ofNanos(System.nanoTime() - closing)).isLessThan(Duration.ofSeconds(20));
+                    assertThat(interrupted.await(10, TimeUnit.SECONDS)).isTrue();
+                    assertThatException().isThrownBy(() -> call.get(10, TimeUnit.SECONDS));
+                    await().atMost(Duration.ofSeconds(10)).until(() -> portalThreads(loopName).isEmpty());
+                }
+                finally {
+                    never.countDown();
+                    caller.shutdownNow();
+                }
+            });
+    }
+
+    @Test
+    void callIgnoringInterruptsIsAbandonedAfterTheGracePeriodAndItsWorkerExitsWhenItReturns() throws Exception {
+        String loopName = "lifecycle-abandon";
+        this.contextRunner
+            .withPropertyValues("portal.loop.thread-name=" + loopName, "portal.shutdown.grace-period=100ms",
+                    "portal.shutdown.after-grace=abandon")
+            .run((context) -> {
+                BlockingPortal portal = context.getBean(BlockingPortal.class);
+                CountDownLatch started = new CountDownLatch(1);
+                CountDownLatch release = new CountDownLatch(1);
+                ExecutorService caller = Executors.newSingleThreadExecutor();
+                try {
+                    Future<String> call = caller.submit(() -> portal.call(() -> ToThread.runSync(() -> {
+                        started.countDown();
+                        release.await(60, TimeUnit.SECONDS);
+                        return "late";
+                    })));
+                    assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+                    context.close();
+                    assertThatException().isThrownBy(() -> call.get(10, TimeUnit.SECONDS));
+                    // Only the abandoned worker is left, and only until its function returns.
+                    assertThat(portalThreads(loopName)).singleElement().asString().startsWith(loopName + "-worker-");
+                    release.countDown();
+                    await().atMost(Duration.ofSeconds(10)).until(() -> portalThreads(loopName).isEmpty());
+                }
+                finally {
+                    release.countDown();
+                    caller.shutdownNow();
+                }
+            });
+    }
+
+    @Test
+    @ExtendWith(OutputCaptureExtension.class)
+    void stopThatCancelsWorkLogsTheShutdownReportAsAWarning(CapturedOutput output) {
+        String loopName = "lifecycle-report";
+        this.contextRunner
+            .withPropertyValues("portal.loop.thread-name=" + loopName, "portal.shutdown.grace-period=0s",
+                    "portal.shutdown.after-grace=interrupt")
+            .run((context) -> {
+                BlockingPortal portal = context.getBean(BlockingPortal.class);
+                CountDownLatch started = new CountDownLatch(1);
+                CompletableFuture<Object> call = portal.startTaskSoon("stuck-report", () -> ToThread.runSync(() -> {
+                    started.countDown();
+                    new CountDownLatch(1).await(60, TimeUnit.SECONDS);
+                    return "not interrupted";
+                }));
+                assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+                context.close();
+                assertThat(call).isCompletedExceptionally();
+                assertThat(output).contains("WARN").contains("ShutdownReport[" + loopName).contains("stuck-report");
             });
     }
 

@@ -362,8 +362,8 @@ class PortalAutoConfigurationTests {
     static class UserLifecycleConfiguration {
 
         @Bean
-        EventLoopLifecycle userLifecycle(EventLoop loop, org.springframework.beans.factory.ObjectProvider<BlockingPortal> portals) {
-            return new EventLoopLifecycle(loop, portals, Duration.ZERO, CancelMode.INTERRUPT);
+        EventLoopLifecycle userLifecycle(EventLoop loop) {
+            return new EventLoopLifecycle(loop, Duration.ZERO, CancelMode.INTERRUPT);
         }
 
     }
