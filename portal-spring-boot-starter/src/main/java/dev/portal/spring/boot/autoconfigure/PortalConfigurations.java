@@ -21,9 +21,12 @@ final class PortalConfigurations {
     private PortalConfigurations() {
     }
 
-    /** Only for the loop made here: an application that defines its loop defines its limiter. */
+    /**
+     * Only for the loop made here, and only when the application has not defined the limiter: an
+     * application that defines its loop or its limiter sizes that limiter itself.
+     */
     @Configuration(proxyBeanMethods = false)
-    @ConditionalOnMissingBean(EventLoop.class)
+    @ConditionalOnMissingBean(value = EventLoop.class, name = PortalAutoConfiguration.THREAD_LIMITER_BEAN_NAME)
     static class ThreadLimiterConfiguration {
 
         /**

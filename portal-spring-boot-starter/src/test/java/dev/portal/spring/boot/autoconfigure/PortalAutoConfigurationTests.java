@@ -246,6 +246,8 @@ class PortalAutoConfigurationTests {
     void limiterWhenUserDefinesOneByNameBacksOffAndTheLoopUsesTheirs() {
         this.contextRunner.withUserConfiguration(UserLimiterConfiguration.class).run((context) -> {
             assertThat(context.getBean(EventLoop.class).defaultThreadLimiter().name()).isEqualTo("mine");
+            // portal.worker.max-threads does not govern the application's own limiter.
+            assertThat(context).doesNotHaveBean(MaxThreadsRefreshListener.class);
         });
     }
 
