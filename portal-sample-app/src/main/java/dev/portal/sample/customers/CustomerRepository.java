@@ -1,10 +1,12 @@
 package dev.portal.sample.customers;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.dao.DuplicateKeyException;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.jdbc.support.GeneratedKeyHolder;
@@ -20,13 +22,22 @@ public class CustomerRepository {
     private static final Logger log = LoggerFactory.getLogger(CustomerRepository.class);
 
     private final JdbcClient jdbc;
+    private final Duration latency;
 
-    public CustomerRepository(JdbcClient jdbc) {
+    /**
+     * @param latency added to every lookup, as a database across a network would (0 by default):
+     *        with it the limiter's queue shows in the meters under a burst of requests
+     */
+    public CustomerRepository(JdbcClient jdbc, @Value("${sample.customers.lookup-latency:0ms}") Duration latency) {
         this.jdbc = jdbc;
+        this.latency = latency;
     }
 
-    public Optional<Customer> findById(long id) {
+    public Optional<Customer> findById(long id) throws InterruptedException {
         log.info("loading customer {}", id);
+        if (!latency.isZero()) {
+            Thread.sleep(latency.toMillis());
+        }
         return jdbc.sql("SELECT id, name, email, region FROM customer WHERE id = :id")
                 .param("id", id)
                 .query(Customer.class)
