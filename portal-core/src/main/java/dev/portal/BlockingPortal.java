@@ -1,5 +1,6 @@
 package dev.portal;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -274,9 +275,9 @@ public final class BlockingPortal implements AutoCloseable {
      */
     public <T> @Nullable T call(AsyncCallable<T> fn) throws Exception {
         Objects.requireNonNull(fn, "fn must not be null");
-        checkRunning("call");
+        checkRunning(PortalMethod.CALL);
         calls.increment();
-        return await(spawn(null, fn));
+        return await(spawn(PortalMethod.CALL, null, fn));
     }
 
     /**
@@ -285,9 +286,9 @@ public final class BlockingPortal implements AutoCloseable {
      */
     public <T> @Nullable T callSync(Callable<T> fn) throws Exception {
         Objects.requireNonNull(fn, "fn must not be null");
-        checkRunning("callSync");
+        checkRunning(PortalMethod.CALL_SYNC);
         calls.increment();
-        return await(spawn(null, syncTask(fn)));
+        return await(spawn(PortalMethod.CALL_SYNC, null, syncTask(fn)));
     }
 
     /** Runs a plain action on the loop thread and blocks until it has run, e.g. {@code callSync(event::set)}. */
@@ -311,9 +312,9 @@ public final class BlockingPortal implements AutoCloseable {
      */
     public <T> CompletableFuture<T> startTaskSoon(@Nullable String name, AsyncCallable<T> fn) {
         Objects.requireNonNull(fn, "fn must not be null");
-        checkRunning("startTaskSoon");
+        checkRunning(PortalMethod.START_TASK_SOON);
         tasksStarted.increment();
-        return spawn(name, fn);
+        return spawn(PortalMethod.START_TASK_SOON, name, fn);
     }
 
     /** As {@link #startTask(String, TaskStarter)}, unnamed. */
@@ -329,11 +330,11 @@ public final class BlockingPortal implements AutoCloseable {
      */
     public <S, T> StartedTask<S, T> startTask(@Nullable String name, TaskStarter<S, T> fn) throws Exception {
         Objects.requireNonNull(fn, "fn must not be null");
-        checkRunning("startTask");
+        checkRunning(PortalMethod.START_TASK);
         tasksStarted.increment();
         CompletableFuture<S> started = new CompletableFuture<>();
         TaskStatus<S> status = new TaskStatus<>(started);
-        CompletableFuture<T> future = spawn(name, () -> fn.start(status));
+        CompletableFuture<T> future = spawn(PortalMethod.START_TASK, name, () -> fn.start(status));
         future.whenComplete((value, error) -> {
             if (error == null) {
                 started.completeExceptionally(new IllegalStateException("the task returned without calling "
@@ -362,10 +363,10 @@ public final class BlockingPortal implements AutoCloseable {
      */
     public <T> PortalResource<T> wrapAsyncResource(AsyncResource<T> resource) throws Exception {
         Objects.requireNonNull(resource, "resource must not be null");
-        checkRunning("wrapAsyncResource");
+        checkRunning(PortalMethod.WRAP_ASYNC_RESOURCE);
         resourcesWrapped.increment();
         PortalResource<T> handle = new PortalResource<>(this);
-        handle.task = spawn("async-resource", () -> handle.runOnLoop(resource));
+        handle.task = spawn(PortalMethod.WRAP_ASYNC_RESOURCE, "async-resource", () -> handle.runOnLoop(resource));
         try {
             handle.value = EventLoop.await(handle.entered);
         } catch (InterruptedException e) {
@@ -499,19 +500,36 @@ public final class BlockingPortal implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------
     // Internals
 
-    private void checkRunning(String method) {
+    private void checkRunning(PortalMethod method) {
         if (!running) {
-            rejected.increment();
-            throw new IllegalStateException("This portal is not running: it was stopped, so BlockingPortal." + method
-                    + " cannot start work on it. Use a portal that is running, or share one with a "
-                    + "BlockingPortalProvider, which starts a portal on demand");
+            throw rejectedCall(method, new IllegalStateException("This portal is not running: it was stopped, so "
+                    + "BlockingPortal." + method.methodName() + " cannot start work on it. Use a portal that is running, "
+                    + "or share one with a BlockingPortalProvider, which starts a portal on demand"));
         }
         if (loop.inEventLoop()) {
-            rejected.increment();
-            throw new IllegalStateException("BlockingPortal." + method + " cannot be called from the event loop thread "
-                    + "(" + Thread.currentThread().getName() + "): it would block the thread that must run the task, a "
-                    + "certain deadlock. In async code call the function directly, or start a task with "
-                    + "TaskGroup.startSoon");
+            throw rejectedCall(method, new IllegalStateException("BlockingPortal." + method.methodName() + " cannot be "
+                    + "called from the event loop thread (" + Thread.currentThread().getName() + "): it would block "
+                    + "the thread that must run the task, a certain deadlock. In async code call the function "
+                    + "directly, or start a task with TaskGroup.startSoon"));
+        }
+    }
+
+    /** Counts and reports a refused call, and returns the refusal for the caller to throw. Any thread. */
+    private <X extends Throwable> X rejectedCall(PortalMethod method, X refusal) {
+        rejected.increment();
+        if (loop.listeners.any()) {
+            loop.listeners.portalCall(new PortalCallEvent(loop.name(), method, PortalCallOutcome.REJECTED,
+                    Duration.ZERO, refusal));
+        }
+        return refusal;
+    }
+
+    /** Reports a call whose task has ended, if it was observed. Loop thread. */
+    private void reportEnded(PortalFuture<?> future, PortalCallOutcome outcome, @Nullable Throwable error) {
+        long started = future.startNanos;
+        if (started != PortalFuture.UNOBSERVED && loop.listeners.any()) {
+            loop.listeners.portalCall(new PortalCallEvent(loop.name(), future.method, outcome,
+                    Duration.ofNanos(Math.max(0, System.nanoTime() - started)), error));
         }
     }
 
@@ -538,24 +556,25 @@ public final class BlockingPortal implements AutoCloseable {
      * thread makes only the future, which carries the call to the loop; the task and its scope are
      * made on the loop, so the loop touches one object the caller wrote, not four.
      */
-    <T> CompletableFuture<T> spawn(@Nullable String name, AsyncCallable<T> fn) {
-        PortalFuture<T> future = new PortalFuture<>(this, name, fn, ContextHolder.currentLocals(),
+    <T> CompletableFuture<T> spawn(PortalMethod method, @Nullable String name, AsyncCallable<T> fn) {
+        PortalFuture<T> future = new PortalFuture<>(this, method, name, fn, ContextHolder.currentLocals(),
                 loop.threadContext.capture());
+        if (loop.listeners.any()) {
+            future.startNanos = System.nanoTime();
+        }
         try {
             loop.execute(future);
         } catch (RejectedExecutionException stopped) {
-            rejected.increment();
-            throw new IllegalStateException("This portal is not running: its event loop " + loop.name()
-                    + " has stopped", stopped);
+            throw rejectedCall(method, new IllegalStateException("This portal is not running: its event loop "
+                    + loop.name() + " has stopped", stopped));
         }
         return future;
     }
 
     private <T> void startOnLoop(PortalFuture<T> future) {
         if (finishedOnLoop) {
-            rejected.increment();
-            future.completeExceptionally(new IllegalStateException("This portal is not running: it stopped before "
-                    + "the task could start"));
+            future.completeExceptionally(rejectedCall(future.method, new IllegalStateException("This portal is not "
+                    + "running: it stopped before the task could start")));
             return;
         }
         active.increment();
@@ -617,17 +636,17 @@ public final class BlockingPortal implements AutoCloseable {
             @Nullable Throwable error) {
         active.decrement();
         Throwable cause = CancelScope.unwrap(error);
-        if (cancelledCaught) {
+        if (cancelledCaught || (cause instanceof CancellationException)) {
             cancelled.increment();
+            reportEnded(future, PortalCallOutcome.CANCELLED, null);
             future.cancelledByTask();
         } else if (cause == null) {
             succeeded.increment();
+            reportEnded(future, PortalCallOutcome.SUCCESS, null);
             future.complete(value);
-        } else if (cause instanceof CancellationException) {
-            cancelled.increment();
-            future.cancelledByTask();
         } else {
             failed.increment();
+            reportEnded(future, PortalCallOutcome.FAILURE, cause);
             future.completeExceptionally(cause);
         }
         checkFinished();
@@ -682,7 +701,13 @@ public final class BlockingPortal implements AutoCloseable {
         private static final int MAX_SPINNERS = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
         private static final AtomicInteger SPINNERS = new AtomicInteger();
 
+        /** {@link #startNanos} of a call made while the loop had no listener. */
+        static final long UNOBSERVED = Long.MIN_VALUE;
+
         private final BlockingPortal portal;
+        final PortalMethod method;
+        /** When the call was made, for its {@link PortalCallEvent}; the caller writes it before submitting. */
+        long startNanos = UNOBSERVED;
         final @Nullable String name;
         final AsyncCallable<T> fn;
         final Locals locals;
@@ -692,9 +717,10 @@ public final class BlockingPortal implements AutoCloseable {
         /** The scope of a task past its first step, until it ends; loop-confined. */
         @Nullable CancelScope taskScope;
 
-        PortalFuture(BlockingPortal portal, @Nullable String name, AsyncCallable<T> fn, Locals locals,
-                @Nullable ContextSnapshot threadLocals) {
+        PortalFuture(BlockingPortal portal, PortalMethod method, @Nullable String name, AsyncCallable<T> fn,
+                Locals locals, @Nullable ContextSnapshot threadLocals) {
             this.portal = portal;
+            this.method = method;
             this.name = name;
             this.fn = fn;
             this.locals = locals;

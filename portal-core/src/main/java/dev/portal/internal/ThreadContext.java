@@ -94,7 +94,8 @@ public final class ThreadContext {
     private static final class GlobalWithMdc extends ContextRegistry {
         private static final ContextRegistry GLOBAL = ContextRegistry.getInstance();
         private final @Nullable ThreadLocalAccessor<?> mdc = mdcAccessorIfPresent();
-        private volatile List<ThreadLocalAccessor<?>> seen = List.of();
+        /** What the global registry held when {@link #merged} was built; null before the first build. */
+        private volatile @Nullable List<ThreadLocalAccessor<?>> seen;
         private volatile List<ThreadLocalAccessor<?>> merged = List.of();
 
         @Override
@@ -104,7 +105,7 @@ public final class ThreadContext {
                 return global;
             }
             List<ThreadLocalAccessor<?>> last = seen;
-            if (!sameElements(global, last)) {
+            if (last == null || !sameElements(global, last)) {
                 List<ThreadLocalAccessor<?>> copy = List.copyOf(global);
                 boolean hasMdc = copy.stream().anyMatch(a -> Slf4jThreadLocalAccessor.KEY.equals(a.key()));
                 List<ThreadLocalAccessor<?>> all = new ArrayList<>(copy);

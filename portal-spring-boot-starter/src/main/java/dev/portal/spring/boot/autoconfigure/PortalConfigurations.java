@@ -21,7 +21,9 @@ final class PortalConfigurations {
     private PortalConfigurations() {
     }
 
+    /** Only for the loop made here: an application that defines its loop defines its limiter. */
     @Configuration(proxyBeanMethods = false)
+    @ConditionalOnMissingBean(EventLoop.class)
     static class ThreadLimiterConfiguration {
 
         /**

@@ -258,6 +258,7 @@ class PortalAutoConfigurationTests {
             assertThat(loop.name()).isEqualTo("user-loop");
             assertThat(context.getBean(BlockingPortal.class).eventLoop()).isSameAs(loop);
             assertThat(context.getBean(EventLoopLifecycle.class).isRunning()).isTrue();
+            assertThat(context).doesNotHaveBean(PortalAutoConfiguration.THREAD_LIMITER_BEAN_NAME);
         });
     }
 
