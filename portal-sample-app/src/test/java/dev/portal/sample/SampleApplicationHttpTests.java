@@ -216,6 +216,31 @@ class SampleApplicationHttpTests {
         assertThat(limiter().statistics().waitedAcquisitions()).isPositive();
     }
 
+    // ---- what Prometheus and the dashboard see -------------------------------------------------
+
+    @Test
+    void everySeriesTheDashboardQueriesIsExportedToPrometheus() throws Exception {
+        String dashboard = java.nio.file.Files.readString(java.nio.file.Path.of("../docs/grafana/portal-dashboard.json"));
+        java.util.Set<String> queried = new java.util.TreeSet<>();
+        Matcher names = Pattern.compile("portal_[a-z_]+").matcher(dashboard);
+        while (names.find()) {
+            queried.add(names.group());
+        }
+        assertThat(queried).contains("portal_limiter_borrowed_tokens", "portal_cancellations_total",
+                "portal_loop_lag_seconds_sum", "portal_workers_busy_threads");
+        // traffic that feeds every meter: lookups, a deadline that cancels a report
+        get("/api/customers/1");
+        assertProblem(get("/api/reports/revenue?timeout=200ms"), 504, "did not finish within its deadline");
+        await().atMost(WAIT).untilAsserted(() -> {
+            HttpResponse<String> scrape = get("/actuator/prometheus");
+            assertThat(scrape.statusCode()).isEqualTo(200);
+            for (String series : queried) {
+                assertThat(scrape.body()).as("series %s with the application tag", series)
+                    .containsPattern("(?m)^" + series + "\\{[^}]*application=\"portal-sample-app\"");
+            }
+        });
+    }
+
     // ---- request ids ---------------------------------------------------------------------------
 
     private static final Pattern WORKER_LINE = Pattern.compile(
