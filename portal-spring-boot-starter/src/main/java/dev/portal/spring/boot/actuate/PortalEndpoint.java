@@ -49,7 +49,7 @@ public final class PortalEndpoint {
     public PortalDescriptor portal() {
         EventLoopStatistics statistics = this.eventLoop.statistics();
         Map<String, LimiterDescriptor> limiters = new LinkedHashMap<>();
-        allLimiters().forEach((name, limiter) -> limiters.put(name, LimiterDescriptor.of(limiter.statistics())));
+        limitersByName().forEach((name, limiter) -> limiters.put(name, LimiterDescriptor.of(limiter.statistics())));
         List<TaskDescriptor> tasks = this.eventLoop.tasks().stream().map(TaskDescriptor::of).toList();
         return new PortalDescriptor(LoopDescriptor.of(statistics), limiters, tasks);
     }
@@ -60,7 +60,7 @@ public final class PortalEndpoint {
      */
     @ReadOperation
     public @Nullable LimiterDescriptor limiter(@Selector String name) {
-        CapacityLimiter limiter = allLimiters().get(name);
+        CapacityLimiter limiter = find(name);
         return (limiter != null) ? LimiterDescriptor.of(limiter.statistics()) : null;
     }
 
@@ -75,11 +75,10 @@ public final class PortalEndpoint {
      */
     @WriteOperation
     public LimiterDescriptor resizeLimiter(@Selector String name, int totalTokens) {
-        Map<String, CapacityLimiter> all = allLimiters();
-        CapacityLimiter limiter = all.get(name);
+        CapacityLimiter limiter = find(name);
         if (limiter == null) {
-            throw new InvalidEndpointRequestException("No limiter named '" + name + "'; limiters: " + all.keySet(),
-                    "unknown limiter");
+            throw new InvalidEndpointRequestException(
+                    "No limiter named '" + name + "'; limiters: " + limitersByName().keySet(), "unknown limiter");
         }
         if (totalTokens < 0) {
             throw new InvalidEndpointRequestException("totalTokens must be >= 0 (was " + totalTokens + ")",
@@ -89,8 +88,14 @@ public final class PortalEndpoint {
         return LimiterDescriptor.of(limiter.statistics());
     }
 
-    /** Limiters by name (their own, else their bean name), the loop's default first. */
-    private Map<String, CapacityLimiter> allLimiters() {
+    /** A limiter by its name, else by its bean name. */
+    private @Nullable CapacityLimiter find(String name) {
+        CapacityLimiter limiter = limitersByName().get(name);
+        return (limiter != null) ? limiter : this.limiters.get(name);
+    }
+
+    /** Limiters by name (their own, else their bean name), the loop's default first, then by bean name. */
+    private Map<String, CapacityLimiter> limitersByName() {
         Map<String, CapacityLimiter> all = new LinkedHashMap<>();
         CapacityLimiter loopDefault = this.eventLoop.defaultThreadLimiter();
         all.put(nameOf(loopDefault, "default"), loopDefault);
@@ -99,8 +104,6 @@ public final class PortalEndpoint {
             .sorted(Map.Entry.comparingByKey())
             .filter((entry) -> entry.getValue() != loopDefault)
             .forEach((entry) -> all.putIfAbsent(nameOf(entry.getValue(), entry.getKey()), entry.getValue()));
-        // A limiter may also be addressed by its bean name.
-        this.limiters.forEach(all::putIfAbsent);
         return all;
     }
 

@@ -52,9 +52,17 @@ class EventLoopLifecycle implements SmartLifecycle {
         this.afterGrace = afterGrace;
     }
 
+    /**
+     * Does nothing: the loop started with its bean. Called by Spring only when the loop is not
+     * running, that is after {@code context.stop()}; a stopped loop cannot be restarted, so this
+     * logs a warning instead.
+     */
     @Override
     public void start() {
-        // The loop started with its bean; a stopped loop cannot be restarted.
+        if (this.eventLoop.isShutdown()) {
+            logger.warn(this.eventLoop.name() + " has stopped and cannot be restarted; portal calls will fail "
+                    + "until the application context is refreshed");
+        }
     }
 
     /**

@@ -37,6 +37,14 @@ final class PortalConfigurations {
                     properties.getWorker().getMaxThreads());
         }
 
+        /** Resizes the limiter when a refreshed environment changes {@code portal.worker.max-threads}. */
+        @Bean
+        @ConditionalOnMissingBean
+        MaxThreadsRefreshListener portalMaxThreadsRefreshListener(Environment environment,
+                @Qualifier(PortalAutoConfiguration.THREAD_LIMITER_BEAN_NAME) CapacityLimiter limiter) {
+            return new MaxThreadsRefreshListener(environment, limiter);
+        }
+
     }
 
     @Configuration(proxyBeanMethods = false)

@@ -44,7 +44,7 @@ class PortalEndpointTests {
         PortalDescriptor portal = this.endpoint.portal();
         assertThat(portal.loop().name()).isEqualTo("endpoint-loop");
         assertThat(portal.loop().state()).isEqualTo("running");
-        assertThat(portal.limiters()).containsKeys("default", "reports");
+        assertThat(portal.limiters()).containsOnlyKeys("default", "reports");
         assertThat(portal.limiters().get("default").totalTokens()).isEqualTo(4);
         assertThat(portal.limiters().get("reports").totalTokens()).isEqualTo(2);
     }
@@ -108,7 +108,14 @@ class PortalEndpointTests {
     void resizeLimiterRejectsAnUnknownLimiter() {
         assertThatExceptionOfType(InvalidEndpointRequestException.class)
             .isThrownBy(() -> this.endpoint.resizeLimiter("nope", 3))
-            .withMessageStartingWith("No limiter named 'nope'; limiters: [default, reports");
+            .withMessage("No limiter named 'nope'; limiters: [default, reports]");
+    }
+
+    @Test
+    void unnamedLimiterIsShownUnderItsBeanName() {
+        PortalEndpoint endpoint = new PortalEndpoint(this.loop, Map.of("legacyLimiter", new CapacityLimiter(7)));
+        assertThat(endpoint.portal().limiters()).containsOnlyKeys("default", "legacyLimiter");
+        assertThat(endpoint.limiter("legacyLimiter").totalTokens()).isEqualTo(7);
     }
 
     @Test

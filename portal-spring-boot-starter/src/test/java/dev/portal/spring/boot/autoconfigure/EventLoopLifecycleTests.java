@@ -4,6 +4,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import dev.portal.BlockingPortal;
@@ -42,27 +46,27 @@ class EventLoopLifecycleTests {
                 BlockingPortal portal = context.getBean(BlockingPortal.class);
                 CountDownLatch started = new CountDownLatch(1);
                 CountDownLatch release = new CountDownLatch(1);
-                CompletableFuture<String> call = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        return portal.call(() -> ToThread.runSync(() -> {
-                            started.countDown();
-                            release.await();
-                            return "finished";
-                        }));
-                    }
-                    catch (Exception ex) {
-                        throw new IllegalStateException(ex);
-                    }
-                });
-                assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
-                CompletableFuture<Void> closed = CompletableFuture.runAsync(context::close);
-                // The context waits for the call: the portal refuses new calls, the call runs on.
-                await().atMost(Duration.ofSeconds(10)).until(() -> !portal.isRunning());
-                assertThat(closed).isNotDone();
-                assertThat(call).isNotDone();
-                release.countDown();
-                assertThat(call.get(10, TimeUnit.SECONDS)).isEqualTo("finished");
-                closed.get(20, TimeUnit.SECONDS);
+                ExecutorService caller = Executors.newSingleThreadExecutor();
+                try {
+                    Future<String> call = caller.submit(() -> portal.call(() -> ToThread.runSync(() -> {
+                        started.countDown();
+                        release.await();
+                        return "finished";
+                    })));
+                    assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+                    CompletableFuture<Void> closed = CompletableFuture.runAsync(context::close, closerThread());
+                    // The context waits for the call: the portal refuses new calls, the call runs on.
+                    await().atMost(Duration.ofSeconds(10)).until(() -> !portal.isRunning());
+                    assertThat(closed).isNotDone();
+                    assertThat(call).isNotDone();
+                    release.countDown();
+                    assertThat(call.get(10, TimeUnit.SECONDS)).isEqualTo("finished");
+                    closed.get(20, TimeUnit.SECONDS);
+                }
+                finally {
+                    release.countDown();
+                    caller.shutdown();
+                }
                 await().atMost(Duration.ofSeconds(10)).until(() -> portalThreads(loopName).isEmpty());
             });
     }
@@ -79,6 +83,10 @@ class EventLoopLifecycleTests {
             context.close();
             await().atMost(Duration.ofSeconds(10)).until(() -> portalThreads(loopName).isEmpty());
         });
+    }
+
+    private static Executor closerThread() {
+        return (task) -> new Thread(task, "context-closer").start();
     }
 
     static List<String> portalThreads(String loopName) {

@@ -210,6 +210,14 @@ class PortalAutoConfigurationTests {
     }
 
     @Test
+    void workerVirtualFalseStartsOnAnyJdk() {
+        this.contextRunner.withPropertyValues("portal.worker.virtual=false").run((context) -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context.getBean(EventLoop.class).statistics().workers().virtual()).isFalse();
+        });
+    }
+
+    @Test
     void workersArePlatformThreadsByDefault() {
         this.contextRunner.run((context) -> {
             assertThat(context.getBean(EventLoop.class).statistics().workers().virtual()).isFalse();

@@ -52,7 +52,8 @@ class PortalGracefulShutdownTests {
                     HttpResponse.BodyHandlers.ofString());
             await().atMost(Duration.ofSeconds(30)).until(() -> PortalWebApplication.WorkerController.running.get() == 1);
             BlockingPortal portal = context.getBean(BlockingPortal.class);
-            CompletableFuture<Void> closed = CompletableFuture.runAsync(context::close);
+            CompletableFuture<Void> closed = CompletableFuture.runAsync(context::close,
+                    (task) -> new Thread(task, "context-closer").start());
             assertThat(closing.await(10, TimeUnit.SECONDS)).isTrue();
             // The server's graceful shutdown has begun once it takes no new connections; the
             // portal, stopped in a later phase, still serves the request in flight.
