@@ -51,6 +51,9 @@ class SampleApplicationHttpTests {
     @Autowired
     EventLoop loop;
 
+    @Autowired
+    io.micrometer.core.instrument.MeterRegistry meters;
+
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private HttpResponse<String> get(String path, String... headers) throws Exception {
@@ -214,6 +217,11 @@ class SampleApplicationHttpTests {
         assertThat(mostBorrowed.get()).as("workers busy at once").isBetween(1, limit);
         assertThat(mostWaiting.get()).as("lookups queued for a worker").isPositive();
         assertThat(limiter().statistics().waitedAcquisitions()).isPositive();
+        // ... and the meters show the queue
+        io.micrometer.core.instrument.Timer tokenWait = meters.get("portal.limiter.token.wait")
+            .tag("limiter", "default").timer();
+        assertThat(tokenWait.count()).isGreaterThanOrEqualTo(3L * requests);
+        assertThat(tokenWait.max(TimeUnit.MILLISECONDS)).as("longest wait for a token").isGreaterThan(10);
     }
 
     // ---- what Prometheus and the dashboard see -------------------------------------------------
