@@ -102,6 +102,7 @@ class SampleApplicationHttpTests {
     void theListIsServedAsynchronously() throws Exception {
         HttpResponse<String> list = get("/api/customers");
         assertThat(list.statusCode()).isEqualTo(200);
+        assertThat(list.headers().firstValue("X-Request-Id")).isPresent();
         assertThat(list.body()).startsWith("[{\"id\":1,\"name\":\"Ada Lovelace\"").contains("Mary Kenneth Keller");
     }
 

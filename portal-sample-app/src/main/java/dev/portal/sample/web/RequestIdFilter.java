@@ -27,14 +27,19 @@ public class RequestIdFilter extends OncePerRequestFilter {
 
     public static final String HEADER = "X-Request-Id";
     public static final String MDC_KEY = "requestId";
+    private static final String ATTRIBUTE = RequestIdFilter.class.getName() + ".id";
     private static final Pattern TOKEN = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
     @Override
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
-        String given = request.getHeader(HEADER);
-        String id = given != null && TOKEN.matcher(given).matches() ? given
-                : UUID.randomUUID().toString().substring(0, 8);
+        // An async dispatch (a controller's future completing) keeps the id its request started with.
+        String id = (String) request.getAttribute(ATTRIBUTE);
+        if (id == null) {
+            String given = request.getHeader(HEADER);
+            id = given != null && TOKEN.matcher(given).matches() ? given : UUID.randomUUID().toString().substring(0, 8);
+            request.setAttribute(ATTRIBUTE, id);
+        }
         MDC.put(MDC_KEY, id);
         response.setHeader(HEADER, id);
         try {
