@@ -26,6 +26,8 @@ public class PortalProperties implements Validator {
 
     private final Shutdown shutdown = new Shutdown();
 
+    private final Mvc mvc = new Mvc();
+
     /** Settings of the worker threads that run {@code ToThread.runSync} calls. */
     public Worker getWorker() {
         return this.worker;
@@ -39,6 +41,11 @@ public class PortalProperties implements Validator {
     /** What happens to running work when the application context closes. */
     public Shutdown getShutdown() {
         return this.shutdown;
+    }
+
+    /** How Spring MVC serves the portal futures controllers return. */
+    public Mvc getMvc() {
+        return this.mvc;
     }
 
     /** Spring's validation contract: this validator checks {@link PortalProperties} only. */
@@ -120,8 +127,9 @@ public class PortalProperties implements Validator {
 
         /**
          * What a blocking call does when its caller is cancelled, unless the call chooses: 'shield'
-         * waits for the call and drops its result, 'abandon' releases the caller at once and lets
-         * the call run on, 'interrupt' also interrupts the worker thread.
+         * waits for the call and returns its result, the cancellation taking effect at the caller's
+         * next checkpoint; 'abandon' releases the caller at once and lets the call run on;
+         * 'interrupt' also interrupts the worker thread.
          */
         private CancelMode cancelMode = CancelMode.SHIELD;
 
@@ -230,6 +238,26 @@ public class PortalProperties implements Validator {
 
         public void setAfterGrace(CancelMode afterGrace) {
             this.afterGrace = afterGrace;
+        }
+
+    }
+
+    /** Spring MVC support, bound from {@code portal.mvc.*}. */
+    public static class Mvc {
+
+        /**
+         * Whether a portal future (or other Future) that a controller returns is cancelled when its
+         * async request times out or the client goes away, cancelling the portal task and its
+         * blocking calls.
+         */
+        private boolean cancelOnDisconnect = true;
+
+        public boolean isCancelOnDisconnect() {
+            return this.cancelOnDisconnect;
+        }
+
+        public void setCancelOnDisconnect(boolean cancelOnDisconnect) {
+            this.cancelOnDisconnect = cancelOnDisconnect;
         }
 
     }

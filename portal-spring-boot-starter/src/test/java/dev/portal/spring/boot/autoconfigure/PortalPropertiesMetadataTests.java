@@ -32,7 +32,7 @@ class PortalPropertiesMetadataTests {
         assertThat(properties).containsOnlyKeys("portal.worker.max-threads", "portal.worker.idle-timeout",
                 "portal.worker.thread-name-prefix", "portal.worker.virtual", "portal.worker.cancel-mode",
                 "portal.loop.thread-name", "portal.loop.blocked-threshold", "portal.shutdown.grace-period",
-                "portal.shutdown.after-grace");
+                "portal.shutdown.after-grace", "portal.mvc.cancel-on-disconnect");
         assertThat(properties.values()).allSatisfy((property) -> {
             assertThat(property.path("type").asString()).isNotEmpty();
             assertThat(property.path("description").asString()).isNotBlank().endsWith(".");
@@ -45,6 +45,7 @@ class PortalPropertiesMetadataTests {
         assertThat(properties.get("portal.loop.blocked-threshold").path("defaultValue").asString()).isEqualTo("2s");
         assertThat(properties.get("portal.shutdown.grace-period").path("defaultValue").asString()).isEqualTo("30s");
         assertThat(properties.get("portal.shutdown.after-grace").path("defaultValue").asString()).isEqualTo("interrupt");
+        assertThat(properties.get("portal.mvc.cancel-on-disconnect").path("defaultValue").asBoolean()).isTrue();
         assertThat(properties.get("portal.worker.virtual").path("description").asString())
             .contains("spring.threads.virtual.enabled");
     }
