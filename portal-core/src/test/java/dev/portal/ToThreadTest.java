@@ -325,7 +325,7 @@ class ToThreadTest {
         }
 
         assertThat(worker).startsWith("tt-no-task-worker-");
-        await().atMost(Duration.ofSeconds(2)).until(() -> liveThreadsNamed("tt-no-task-worker-").isEmpty());
+        await().atMost(TIMEOUT).until(() -> liveThreadsNamed("tt-no-task-worker-").isEmpty());
         assertThat(loop.statistics().workers().live()).isZero();
         assertThat(loop.statistics().callbackFailures()).isZero();
         assertThat(uncaught).isEmpty();
@@ -340,7 +340,7 @@ class ToThreadTest {
             assertThat(worker).startsWith(name + "-worker-");
         }
 
-        await().atMost(Duration.ofSeconds(2)).until(() -> liveThreadsNamed("tt-consecutive-").isEmpty());
+        await().atMost(TIMEOUT).until(() -> liveThreadsNamed("tt-consecutive-").isEmpty());
     }
 
     @Test
@@ -351,7 +351,7 @@ class ToThreadTest {
             return ToThread.runSync(Thread::currentThread);
         });
 
-        await().atMost(Duration.ofSeconds(2)).until(() -> !first.isAlive());
+        await().atMost(TIMEOUT).until(() -> !first.isAlive());
         WorkerPoolStatistics pool = firstLoop.get().statistics().workers();
         assertThat(pool.live()).isZero();
         assertThat(pool.idle()).isZero();
@@ -391,7 +391,7 @@ class ToThreadTest {
         assertThat(worker.get().isAlive()).isTrue();
         assertThat(loop.get().isTerminated()).isTrue();
         gate.countDown();
-        await().atMost(Duration.ofSeconds(2)).until(() -> !worker.get().isAlive());
+        await().atMost(TIMEOUT).until(() -> !worker.get().isAlive());
         assertThat(loop.get().statistics().workers().live()).isZero();
     }
 
@@ -1055,7 +1055,7 @@ class ToThreadTest {
             assertThat(pool.created()).isGreaterThanOrEqualTo(2);
             assertThat(pool.retired()).isEqualTo(pool.created());
             assertThat(pool.idle()).isZero();
-            await().atMost(Duration.ofSeconds(2)).until(() -> liveThreadsNamed("tt-idle-worker-").isEmpty());
+            await().atMost(TIMEOUT).until(() -> liveThreadsNamed("tt-idle-worker-").isEmpty());
 
             // a call after the retirement gets a fresh worker
             assertThat(submit(loop, () -> ToThread.runSync(() -> Thread.currentThread().getName()))

@@ -1,5 +1,8 @@
 package dev.portal;
 
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.locks.LockSupport;
 
 import dev.portal.internal.WorkerPool;
@@ -25,5 +28,24 @@ final class Workers {
         Thread.State state = worker.getState();
         return (state == Thread.State.TIMED_WAITING || state == Thread.State.WAITING)
                 && LockSupport.getBlocker(worker) instanceof WorkerPool;
+    }
+
+    /**
+     * Completes on the loop once {@code worker} is {@linkplain #parkedIdle parked}, so the next call
+     * wakes it; fails with an AssertionError after 10 s. Loop thread only (it polls with
+     * {@link Async#sleep}).
+     */
+    static CompletionStage<Void> untilParked(Thread worker) {
+        return poll(worker, System.nanoTime() + Duration.ofSeconds(10).toNanos());
+    }
+
+    private static CompletionStage<Void> poll(Thread worker, long deadline) {
+        if (parkedIdle(worker)) {
+            return CompletableFuture.completedFuture(null);
+        }
+        if (System.nanoTime() - deadline > 0) {
+            return CompletableFuture.failedFuture(new AssertionError(worker.getName() + " did not park within 10 s"));
+        }
+        return Async.sleep(Duration.ofMillis(1)).thenCompose(v -> poll(worker, deadline));
     }
 }
