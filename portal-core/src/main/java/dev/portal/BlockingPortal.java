@@ -7,6 +7,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -19,7 +20,6 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 
 import dev.portal.internal.MpscQueue;
-import dev.portal.internal.ThreadContext;
 
 import io.micrometer.context.ContextSnapshot;
 
@@ -113,23 +113,104 @@ public final class BlockingPortal implements AutoCloseable {
     public static BlockingPortal start(EventLoop.Builder loopSettings) {
         Objects.requireNonNull(loopSettings, "loopSettings must not be null");
         EventLoop loop = loopSettings.start();
-        BlockingPortal portal = new BlockingPortal(loop, true);
-        CompletableFuture<Void> ready = new CompletableFuture<>();
         try {
-            loop.execute(() -> {
-                loop.onShutdown(() -> portal.stopOnLoop(true));
-                LoopTask task = new LoopTask("portal", Locals.EMPTY, null);
-                loop.spawn(task, loop.rootScope, () -> portal.scope.run(() -> {
-                    ready.complete(null);
-                    return portal.whenFinished();
-                }), null, loop.rootScope).whenComplete((v, e) -> portal.finished.complete(null));
-            });
-            ready.join();
+            return launch(loop, true);
         } catch (RuntimeException | Error e) {
             loop.close();
             throw e;
         }
+    }
+
+    /**
+     * Opens a portal on {@code loop}, a loop that is already running, for as long as the
+     * application needs it: the form for a container that owns one loop and hands its portal to
+     * every request thread.
+     *
+     * <pre>{@code
+     * EventLoop loop = EventLoop.builder().name("app-loop").start();
+     * BlockingPortal portal = BlockingPortal.openOn(loop);     // no thread started
+     * String name = portal.call(() -> ToThread.runSync(() -> jdbc.loadName(id)));
+     * portal.close();                                          // waits for its tasks; the loop runs on
+     * }</pre>
+     *
+     * <p>Any thread may open one, the loop's own included; any thread but the loop's may then call
+     * it. {@link #stop(boolean)} and {@link #close()} stop the portal and never the loop. When the
+     * loop stops, the portal stops too, cancelling its tasks, and later calls fail with an
+     * {@link IllegalStateException}. Opening blocks until the loop has set the portal up, which a
+     * loop that is not blocked does within one turn; it does not respond to interrupts (the wait is
+     * that short), and leaves the interrupt flag as it was.
+     *
+     * @throws IllegalStateException if {@code loop} was never started or has stopped
+     */
+    public static BlockingPortal openOn(EventLoop loop) {
+        Objects.requireNonNull(loop, "loop must not be null");
+        if (loop.isShutdown()) {
+            throw new IllegalStateException("BlockingPortal.openOn needs a running event loop, but " + loop.name()
+                    + " is " + (loop.isTerminated() ? "stopped" : "stopping") + "; open portals on a loop before "
+                    + "it shuts down");
+        }
+        if (loop.thread() == null) {
+            throw new IllegalStateException("BlockingPortal.openOn needs a running event loop, but " + loop.name()
+                    + " was never started; start it with EventLoop.Builder.start() first");
+        }
+        return launch(loop, false);
+    }
+
+    /** Sets a new portal up on a running loop: a task in the portal's scope that lasts until it is finished. */
+    private static BlockingPortal launch(EventLoop loop, boolean ownsLoop) {
+        BlockingPortal portal = new BlockingPortal(loop, ownsLoop);
+        CompletableFuture<Void> ready = new CompletableFuture<>();
+        Runnable setUp = new SetUp(loop, portal, ready);
+        if (loop.inEventLoop()) {
+            setUp.run();
+        } else {
+            try {
+                loop.execute(setUp);
+            } catch (RejectedExecutionException stopped) {
+                ready.completeExceptionally(stopped);
+            }
+        }
+        try {
+            ready.join();
+        } catch (CompletionException e) {
+            throw new IllegalStateException("BlockingPortal could not be opened: event loop " + loop.name()
+                    + " stopped before it could set the portal up", e.getCause());
+        }
         return portal;
+    }
+
+    /** The loop-side set-up of a portal; hears of it if the loop stopped before running it. */
+    private static final class SetUp implements Runnable, LoopRejectable {
+        private final EventLoop loop;
+        private final BlockingPortal portal;
+        private final CompletableFuture<Void> ready;
+
+        SetUp(EventLoop loop, BlockingPortal portal, CompletableFuture<Void> ready) {
+            this.loop = loop;
+            this.portal = portal;
+            this.ready = ready;
+        }
+
+        @Override
+        public void run() {
+            if (loop.isShutdown()) {
+                rejected(new RejectedExecutionException("event loop " + loop.name() + " is stopping"));
+                return;
+            }
+            loop.onShutdown(() -> portal.stopOnLoop(true));
+            LoopTask task = new LoopTask("portal", Locals.EMPTY, null);
+            loop.spawn(task, loop.rootScope, () -> portal.scope.run(() -> {
+                ready.complete(null);
+                return portal.whenFinished();
+            }), null, loop.rootScope).whenComplete((v, e) -> portal.finished.complete(null));
+        }
+
+        @Override
+        public void rejected(RejectedExecutionException e) {
+            portal.running = false;
+            portal.finished.complete(null);
+            ready.completeExceptionally(e);
+        }
     }
 
     /**
@@ -459,7 +540,7 @@ public final class BlockingPortal implements AutoCloseable {
      */
     <T> CompletableFuture<T> spawn(@Nullable String name, AsyncCallable<T> fn) {
         PortalFuture<T> future = new PortalFuture<>(this, name, fn, ContextHolder.currentLocals(),
-                ThreadContext.capture());
+                loop.threadContext.capture());
         try {
             loop.execute(future);
         } catch (RejectedExecutionException stopped) {
@@ -577,10 +658,10 @@ public final class BlockingPortal implements AutoCloseable {
         /**
          * How a thread blocking on a portal future waits: it spins while the loop is getting
          * through its queue, and parks once it is not. It spins up to
-         * {@code portal.caller.spinNanos} (3 µs by default; 0 turns spinning off); each time that
+         * the loop's {@link EventLoop.Builder#callerSpin} (3 µs by default; 0 turns spinning off); each time that
          * runs out it reads the loop's callback count, and spins another 3 µs if the count moved,
          * and at most {@link #SHORT_QUEUE} submissions are ahead of this call, up to
-         * {@code portal.caller.maxSpinNanos} (1 ms) in all. This is the adaptive mutex's rule
+         * {@link EventLoop.Builder#callerMaxSpin} (1 ms) in all. This is the adaptive mutex's rule
          * (spin while the owner is running): a busy loop answers within microseconds, far sooner
          * than a park/unpark pair completes, and a caller that never parked costs the loop no
          * {@code unpark}; a loop that is blocked, parked or descheduled stops the count, and the
@@ -596,8 +677,6 @@ public final class BlockingPortal implements AutoCloseable {
          * would pull each future from the loop's cache as the loop completes it); parked, it is
          * woken once per turn.
          */
-        private static final long SPIN_NANOS = Long.getLong("portal.caller.spinNanos", 3_000L);
-        private static final long MAX_SPIN_NANOS = Long.getLong("portal.caller.maxSpinNanos", 1_000_000L);
         private static final long POLL_NANOS = 1_000L;
         private static final int SHORT_QUEUE = 16;
         private static final int MAX_SPINNERS = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
@@ -699,10 +778,11 @@ public final class BlockingPortal implements AutoCloseable {
         }
 
         private void spinUntilDone() {
-            if (SPIN_NANOS <= 0 || isDone()) {
+            EventLoop loop = portal.loop;
+            long spin = loop.callerSpinNanos;
+            if (spin <= 0 || isDone()) {
                 return;
             }
-            EventLoop loop = portal.loop;
             if (seq != 0 && (loop.aheadOf(seq) > SHORT_QUEUE || loop.submittedAfter(seq) > SHORT_QUEUE)) {
                 // Far back in the queue (one of a crowd), or an old call with many newer ones
                 // behind it (this thread waits for calls in bulk, and spinning right behind the
@@ -716,8 +796,8 @@ public final class BlockingPortal implements AutoCloseable {
             }
             try {
                 long now = System.nanoTime();
-                long deadline = now + SPIN_NANOS;
-                long giveUp = now + MAX_SPIN_NANOS;
+                long deadline = now + spin;
+                long giveUp = now + loop.callerMaxSpinNanos;
                 long ticks = loop.ticks();
                 // Behind a long queue, look at the future once a microsecond: each look pulls
                 // its line from the loop, which then has to take it back to write it, and the
@@ -742,7 +822,7 @@ public final class BlockingPortal implements AutoCloseable {
                             return;
                         }
                         ticks = t;
-                        deadline = now + SPIN_NANOS;
+                        deadline = now + spin;
                         pollEvery = loop.backlog() > SHORT_QUEUE ? POLL_NANOS : 0;
                     }
                 }

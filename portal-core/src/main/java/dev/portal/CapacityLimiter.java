@@ -111,13 +111,40 @@ public final class CapacityLimiter {
      */
     private long waitNanos;
     private long queueChangedNanos;
+    private final @Nullable String name;
 
     /**
+     * An unnamed limiter.
+     *
      * @param totalTokens the number of tokens, {@code >= 0}
      * @throws IllegalArgumentException if {@code totalTokens} is negative
      */
     public CapacityLimiter(int totalTokens) {
         this.totalTokens = requireTotal(totalTokens, "totalTokens");
+        this.name = null;
+    }
+
+    /**
+     * A named limiter. The name shows in {@link #toString()}, {@link #statistics()} and the events an
+     * event loop reports for calls under it (meters tag them with it); it need not be unique, but
+     * meters of two limiters with one name add up.
+     *
+     * @param name a short, non-blank name such as {@code "default"} or {@code "jdbc"}
+     * @param totalTokens the number of tokens, {@code >= 0}
+     * @throws IllegalArgumentException if {@code totalTokens} is negative or {@code name} is blank
+     */
+    public CapacityLimiter(String name, int totalTokens) {
+        Objects.requireNonNull(name, "name must not be null");
+        if (name.isBlank()) {
+            throw new IllegalArgumentException("name must not be blank (was \"" + name + "\")");
+        }
+        this.totalTokens = requireTotal(totalTokens, "totalTokens");
+        this.name = name;
+    }
+
+    /** The name given at construction, or null for an unnamed limiter. Any thread. */
+    public @Nullable String name() {
+        return name;
     }
 
     static int requireTotal(int tokens, String name) {
@@ -485,7 +512,7 @@ public final class CapacityLimiter {
                 holders.add(w);
             }
         }
-        return new CapacityLimiterStatistics(totalTokens, borrowed, totalTokens - borrowed, waiting, holders,
+        return new CapacityLimiterStatistics(name, totalTokens, borrowed, totalTokens - borrowed, waiting, holders,
                 acquisitions, waitedAcquisitions, Duration.ofNanos(waitNanos));
     }
 
@@ -495,7 +522,7 @@ public final class CapacityLimiter {
     }
 
     private String describeLocked() {
-        return "CapacityLimiter[" + borrowed + "/" + totalTokens + " borrowed, " + waiting + " waiting]";
+        return "CapacityLimiter[" + (name != null ? name + ", " : "") + borrowed + "/" + totalTokens + " borrowed, " + waiting + " waiting]";
     }
 
     @Override

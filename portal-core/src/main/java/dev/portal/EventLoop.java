@@ -17,7 +17,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 
+import io.micrometer.context.ContextRegistry;
 import io.micrometer.context.ContextSnapshot;
+import io.micrometer.context.ContextSnapshotFactory;
 
 import dev.portal.internal.MpscQueue;
 import dev.portal.internal.ThreadContext;
@@ -100,6 +102,13 @@ public final class EventLoop implements Executor, AutoCloseable {
     final CancelScope rootScope = CancelScope.root();
     final WorkerPool workers;
     final CapacityLimiter defaultLimiter;
+    final CancelMode defaultCancelMode;
+    /** What ThreadLocal context (MDC, ...) this loop's hops capture and apply. */
+    final ThreadContext threadContext;
+    /** Settings read on hot paths, copied out of {@link #config}. */
+    private final long loopSpinNanos;
+    final long callerSpinNanos;
+    final long callerMaxSpinNanos;
     final OffloadCounters offloads = new OffloadCounters();
 
     private volatile @Nullable Thread thread;
@@ -132,10 +141,16 @@ public final class EventLoop implements Executor, AutoCloseable {
         this.name = config.name != null ? config.name : "portal-loop-" + LOOP_IDS.incrementAndGet();
         this.rootScope.bindRoot(this);
         this.frame = new LoopFrame(rootScope);
-        this.defaultLimiter = new CapacityLimiter(config.defaultThreadLimit);
+        this.defaultLimiter = config.defaultThreadLimiter != null ? config.defaultThreadLimiter
+                : new CapacityLimiter(config.defaultThreadLimit);
+        this.defaultCancelMode = config.defaultCancelMode;
+        this.threadContext = config.threadContext;
+        this.loopSpinNanos = config.loopSpinNanos;
+        this.callerSpinNanos = config.callerSpinNanos;
+        this.callerMaxSpinNanos = config.callerMaxSpinNanos;
         this.workers = new WorkerPool(config.workerNamePrefix != null ? config.workerNamePrefix : name + "-worker-",
-                config.workerIdleTimeout, config.virtualWorkers, this::reportUncaught);
-                this.blockedProbe = new BlockedLoopDetector.Probe(this, config.blockedLoopThreshold, config.listener);
+                config.workerIdleTimeout, config.virtualWorkers, config.workerSpinNanos, this::reportUncaught);
+        this.blockedProbe = new BlockedLoopDetector.Probe(this, config.blockedLoopThreshold, config.listener);
     }
 
     /** A builder for a loop with non-default settings. */
@@ -194,9 +209,18 @@ public final class EventLoop implements Executor, AutoCloseable {
         return name;
     }
 
-    /** This loop's default limiter for {@link ToThread#runSync} (40 tokens unless configured). */
+    /**
+     * This loop's default limiter for {@link ToThread#runSync}: the one given to
+     * {@link Builder#defaultThreadLimiter}, or one of 40 tokens (or {@link Builder#defaultThreadLimit})
+     * that the loop made. Any thread.
+     */
     public CapacityLimiter defaultThreadLimiter() {
         return defaultLimiter;
+    }
+
+    /** The cancel mode of {@link ToThread#runSync} calls that do not choose one ({@link CancelMode#SHIELD} unless configured). */
+    public CancelMode defaultCancelMode() {
+        return defaultCancelMode;
     }
 
     /** Whether the loop has stopped and its thread has finished with it. */
@@ -341,7 +365,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             CancelScope prevScope) {
         if (threadLocals != null && task != null) {
             // Keep what the callback put in the MDC (or other ThreadLocals) for the task's next callback.
-            task.threadLocals = ThreadContext.capture();
+            task.threadLocals = threadContext.capture();
         }
         frame.currentTask = prevTask;
         frame.currentScope = prevScope;
@@ -471,7 +495,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         LoopPromise<T> result;
         try {
             blockedProbe.register();
-            LoopTask mainTask = new LoopTask("main", callerLocals, ThreadContext.capture());
+            LoopTask mainTask = new LoopTask("main", callerLocals, threadContext.capture());
             frame.turnNanos = System.nanoTime();
             result = spawn(mainTask, rootScope, main, null, rootScope);
             result.whenComplete((v, e) -> requestStop());
@@ -675,7 +699,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         f.contextRestore = null;
         if (kept != null && restore != null) {
             // Keep what the task's callbacks put in the MDC (or other ThreadLocals) for its next one.
-            kept.threadLocals = ThreadContext.capture();
+            kept.threadLocals = threadContext.capture();
             ThreadContext.restore(restore);
         }
         if (task != null) {
@@ -750,15 +774,16 @@ public final class EventLoop implements Executor, AutoCloseable {
     /**
      * Spins briefly before parking, while the flag is still clear (so submitters do not unpark):
      * a worker's result or a portal call often arrives within microseconds, sooner than a
-     * park/unpark pair completes. At most {@code portal.loop.spinNanos} (20 µs; 0 turns it off) per
+     * park/unpark pair completes. At most {@link Builder#loopSpin} (20 µs; 0 turns it off) per
      * transition to idle, and never past the next timer, so an idle loop is parked and costs no CPU.
      */
     private boolean spinForWork(TimerQueue.@Nullable Timer next) {
-        if (SPIN_NANOS <= 0) {
+        long spin = loopSpinNanos;
+        if (spin <= 0) {
             return false;
         }
         long now = System.nanoTime();
-        long end = now + SPIN_NANOS;
+        long end = now + spin;
         if (next != null && next.deadlineNanos() - end < 0) {
             end = next.deadlineNanos();
         }
@@ -771,8 +796,6 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
         return false;
     }
-
-    private static final long SPIN_NANOS = Long.getLong("portal.loop.spinNanos", 20_000L);
 
     boolean isSleeping() {
         return (int) SLEEPING.getVolatile(sleeping, SLEEP_FLAG) == 1;
@@ -989,8 +1012,20 @@ public final class EventLoop implements Executor, AutoCloseable {
      */
     public static final class Builder {
 
+        /** The most any spin setting may be: longer spins cost a core for no measured gain. */
+        static final Duration MAX_SPIN = Duration.ofMillis(1);
+        /** The most a portal caller may spin in all while it waits for one result. */
+        static final Duration MAX_CALLER_SPIN = Duration.ofMillis(100);
+
         private @Nullable String name;
         private int defaultThreadLimit = 40;
+        private @Nullable CapacityLimiter defaultThreadLimiter;
+        private CancelMode defaultCancelMode = CancelMode.SHIELD;
+        private ThreadContext threadContext = ThreadContext.defaults();
+        private long loopSpinNanos;
+        private long workerSpinNanos;
+        private long callerSpinNanos;
+        private long callerMaxSpinNanos;
         private Duration workerIdleTimeout = Duration.ofSeconds(10);
         private boolean virtualWorkers;
         private @Nullable String workerNamePrefix;
@@ -999,13 +1034,60 @@ public final class EventLoop implements Executor, AutoCloseable {
         private boolean daemon;
         private @Nullable EventLoopListener listener;
 
+        /**
+         * @throws IllegalArgumentException if a {@code portal.*.spinNanos} system property is set to
+         *         something other than a number of nanoseconds in its allowed range
+         */
         private Builder() {
+            loopSpinNanos = spinProperty("portal.loop.spinNanos", 20_000L, MAX_SPIN);
+            workerSpinNanos = spinProperty("portal.worker.spinNanos", 2_000L, MAX_SPIN);
+            callerSpinNanos = spinProperty("portal.caller.spinNanos", 3_000L, MAX_SPIN);
+            callerMaxSpinNanos = spinProperty("portal.caller.maxSpinNanos", 1_000_000L, MAX_CALLER_SPIN);
+        }
+
+        private Builder(Builder from) {
+            // copy(): the settings were validated when they were set
+        }
+
+        /** Reads a spin default from a system property, which must be a whole number of nanoseconds in range. */
+        static long spinProperty(String property, long defaultNanos, Duration max) {
+            String value = System.getProperty(property);
+            if (value == null) {
+                return defaultNanos;
+            }
+            long nanos;
+            try {
+                nanos = Long.parseLong(value.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("system property " + property + " must be a whole number of "
+                        + "nanoseconds from 0 to " + max.toNanos() + " (was \"" + value + "\")", e);
+            }
+            if (nanos < 0 || nanos > max.toNanos()) {
+                throw new IllegalArgumentException("system property " + property + " must be from 0 to "
+                        + max.toNanos() + " nanoseconds (was " + nanos + ")");
+            }
+            return nanos;
+        }
+
+        private static long requireSpin(@Nullable Duration spin, String setting, Duration max) {
+            Objects.requireNonNull(spin, () -> setting + " must not be null");
+            if (spin.isNegative() || spin.compareTo(max) > 0) {
+                throw new IllegalArgumentException(setting + " must be from PT0S to " + max + " (was " + spin + ")");
+            }
+            return spin.toNanos();
         }
 
         private Builder copy() {
-            Builder b = new Builder();
+            Builder b = new Builder(this);
             b.name = name;
             b.defaultThreadLimit = defaultThreadLimit;
+            b.defaultThreadLimiter = defaultThreadLimiter;
+            b.defaultCancelMode = defaultCancelMode;
+            b.threadContext = threadContext;
+            b.loopSpinNanos = loopSpinNanos;
+            b.workerSpinNanos = workerSpinNanos;
+            b.callerSpinNanos = callerSpinNanos;
+            b.callerMaxSpinNanos = callerMaxSpinNanos;
             b.workerIdleTimeout = workerIdleTimeout;
             b.virtualWorkers = virtualWorkers;
             b.workerNamePrefix = workerNamePrefix;
@@ -1026,10 +1108,96 @@ public final class EventLoop implements Executor, AutoCloseable {
             return this;
         }
 
-        /** Total tokens of the loop's default limiter for {@link ToThread#runSync} (default 40, >= 0). */
+        /**
+         * Total tokens of the limiter the loop makes for {@link ToThread#runSync} (default 40, >= 0; 0
+         * pauses offloading until the total is raised). Replaces a limiter given to
+         * {@link #defaultThreadLimiter}.
+         */
         public Builder defaultThreadLimit(int tokens) {
             CapacityLimiter.requireTotal(tokens, "defaultThreadLimit");
             this.defaultThreadLimit = tokens;
+            this.defaultThreadLimiter = null;
+            return this;
+        }
+
+        /**
+         * The loop's default limiter for {@link ToThread#runSync}, instead of one the loop makes: an
+         * application's own limiter, named for its meters, resizable live, and possibly shared by
+         * several loops (a call holds a token of it wherever it runs). Replaces
+         * {@link #defaultThreadLimit}.
+         */
+        public Builder defaultThreadLimiter(CapacityLimiter limiter) {
+            this.defaultThreadLimiter = Objects.requireNonNull(limiter, "defaultThreadLimiter must not be null");
+            return this;
+        }
+
+        /**
+         * The cancel mode of {@link ToThread#runSync} calls that do not choose one (default
+         * {@link CancelMode#SHIELD}, AnyIO's default).
+         */
+        public Builder defaultCancelMode(CancelMode mode) {
+            this.defaultCancelMode = Objects.requireNonNull(mode, "defaultCancelMode must not be null");
+            return this;
+        }
+
+        /**
+         * Propagate exactly the ThreadLocal accessors of {@code registry} (captured with
+         * {@code clearMissing}, so a pooled thread never keeps another call's values). By default a
+         * loop propagates what {@link ContextRegistry#getInstance()} knows at each hop, plus SLF4J's
+         * MDC when SLF4J is present, without registering anything in the global registry.
+         */
+        public Builder contextRegistry(ContextRegistry registry) {
+            this.threadContext = ThreadContext.of(Objects.requireNonNull(registry, "contextRegistry must not be null"));
+            return this;
+        }
+
+        /**
+         * Capture and apply ThreadLocal context with {@code factory} at every hop (task to worker,
+         * worker to loop, caller to portal task). Use a factory built with {@code clearMissing(true)}:
+         * without it, a pooled worker keeps values a previous call set that this call's snapshot lacks.
+         * Replaces {@link #contextRegistry}.
+         */
+        public Builder contextSnapshotFactory(ContextSnapshotFactory factory) {
+            this.threadContext = ThreadContext.of(
+                    Objects.requireNonNull(factory, "contextSnapshotFactory must not be null"));
+            return this;
+        }
+
+        /**
+         * How long an idle loop spins for new work before it parks (default 20 µs, or the system
+         * property {@code portal.loop.spinNanos}; from 0, which turns spinning off, to 1 ms). A result
+         * or portal call arriving within the spin costs no wake-up; an idle loop never spins longer.
+         */
+        public Builder loopSpin(Duration spin) {
+            this.loopSpinNanos = requireSpin(spin, "loopSpin", MAX_SPIN);
+            return this;
+        }
+
+        /**
+         * How long a worker that finished a call spins for the next one before it parks (default 2 µs,
+         * or {@code portal.worker.spinNanos}; 0 to 1 ms).
+         */
+        public Builder workerSpin(Duration spin) {
+            this.workerSpinNanos = requireSpin(spin, "workerSpin", MAX_SPIN);
+            return this;
+        }
+
+        /**
+         * How long a thread blocked in a {@link BlockingPortal} call spins for its result before it
+         * parks, renewed while the loop is still working through calls queued before it (default 3 µs,
+         * or {@code portal.caller.spinNanos}; 0 to 1 ms).
+         */
+        public Builder callerSpin(Duration spin) {
+            this.callerSpinNanos = requireSpin(spin, "callerSpin", MAX_SPIN);
+            return this;
+        }
+
+        /**
+         * The most a portal caller spins in all for one result, renewals included (default 1 ms, or
+         * {@code portal.caller.maxSpinNanos}; 0 to 100 ms).
+         */
+        public Builder callerMaxSpin(Duration spin) {
+            this.callerMaxSpinNanos = requireSpin(spin, "callerMaxSpin", MAX_CALLER_SPIN);
             return this;
         }
 
@@ -1043,11 +1211,15 @@ public final class EventLoop implements Executor, AutoCloseable {
             return this;
         }
 
-        /** Run offloaded calls on virtual threads (JDK 21+); still bounded by the limiters. */
+        /**
+         * Run offloaded calls on virtual threads (JDK 21+); still bounded by the limiters.
+         *
+         * @throws UnsupportedOperationException for {@code true} on a JDK without virtual threads
+         */
         public Builder virtualWorkers(boolean virtualWorkers) {
             if (virtualWorkers && !dev.portal.internal.VirtualThreads.available()) {
-                throw new UnsupportedOperationException("virtualWorkers(true) needs JDK 21 or newer (running "
-                        + Runtime.version() + ")");
+                throw new UnsupportedOperationException("virtualWorkers(true) needs a JDK 21 or newer with virtual "
+                        + "threads (running " + Runtime.version() + "); run on JDK 21+ or leave it false");
             }
             this.virtualWorkers = virtualWorkers;
             return this;

@@ -5,7 +5,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 
-import dev.portal.internal.ThreadContext;
 
 import io.micrometer.context.ContextSnapshot;
 
@@ -130,7 +129,7 @@ public final class FromThread {
     private static <T> @Nullable T hop(Job<?> job, String name, AsyncCallable<T> fn) throws Exception {
         EventLoop loop = job.loop;
         Locals locals = job.locals;
-        ContextSnapshot threadLocals = ThreadContext.capture();
+        ContextSnapshot threadLocals = loop.threadContext.capture();
         CompletableFuture<T> outcome = new CompletableFuture<>();
         CancelScope callScope = CancelScope.create();
         try {

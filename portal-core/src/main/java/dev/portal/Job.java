@@ -75,11 +75,13 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
         this.options = options;
         LoopTask host = task;
         this.locals = host != null ? host.locals : Locals.EMPTY;
-        this.threadLocals = ThreadContext.capture();
+        this.threadLocals = loop.threadContext.capture();
     }
 
+    /** The call's cancel mode: its own, or its loop's {@linkplain EventLoop#defaultCancelMode() default}. */
     CancelMode mode() {
-        return options.cancelMode();
+        CancelMode own = options.cancelMode();
+        return own != null ? own : loop.defaultCancelMode;
     }
 
     CapacityLimiter limiter() {
@@ -183,7 +185,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     }
 
     private void finishRunning(Worker worker) {
-        if (options.cancelMode() != CancelMode.INTERRUPT) {
+        if (mode() != CancelMode.INTERRUPT) {
             // Nobody else moves a call out of RUNNING unless it may be interrupted; the loop learns
             // of DONE through the completion it is sent next, so a release store does.
             STATE.setRelease(this, DONE);

@@ -11,19 +11,17 @@ import org.jspecify.annotations.Nullable;
  * RunSyncOptions.defaults().withCancelMode(CancelMode.INTERRUPT).withLimiter(dbLimiter).withName("load-report")
  * }</pre>
  *
- * @param cancelMode what a cancelled caller does; {@link CancelMode#SHIELD} by default
+ * @param cancelMode what a cancelled caller does; null (the default) means the loop's
+ *        {@linkplain EventLoop#defaultCancelMode() default cancel mode}, {@link CancelMode#SHIELD} unless
+ *        the loop was built with another
  * @param limiter the limiter to take a token from; null means the loop's default limiter
  * @param name a name for the call, shown in statistics and the limiter's borrowers; may be null
  */
-public record RunSyncOptions(CancelMode cancelMode, @Nullable CapacityLimiter limiter, @Nullable String name) {
+public record RunSyncOptions(@Nullable CancelMode cancelMode, @Nullable CapacityLimiter limiter, @Nullable String name) {
 
-    private static final RunSyncOptions DEFAULTS = new RunSyncOptions(CancelMode.SHIELD, null, null);
+    private static final RunSyncOptions DEFAULTS = new RunSyncOptions(null, null, null);
 
-    public RunSyncOptions {
-        Objects.requireNonNull(cancelMode, "cancelMode must not be null");
-    }
-
-    /** Shielded, on the loop's default limiter, unnamed. */
+    /** The loop's default cancel mode ({@link CancelMode#SHIELD} unless configured), its default limiter, unnamed. */
     public static RunSyncOptions defaults() {
         return DEFAULTS;
     }

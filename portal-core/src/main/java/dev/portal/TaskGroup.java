@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletionStage;
 
-import dev.portal.internal.ThreadContext;
 
 import org.jspecify.annotations.Nullable;
 
@@ -96,7 +95,7 @@ public final class TaskGroup {
         }
         active++;
         LoopTask parent = loop.frame.currentTask;
-        LoopTask task = new LoopTask(name, parent != null ? parent.locals : Locals.EMPTY, ThreadContext.capture());
+        LoopTask task = new LoopTask(name, parent != null ? parent.locals : Locals.EMPTY, loop.threadContext.capture());
         LoopPromise<T> handle = LoopPromise.here(loop);
         loop.taskStarted(task);
         loop.executeLocal(() -> {

@@ -44,11 +44,11 @@ import org.jspecify.annotations.Nullable;
 public final class WorkerPool {
 
     private static final AtomicInteger POOL_IDS = new AtomicInteger();
-    private static final long SPIN_NANOS = Long.getLong("portal.worker.spinNanos", 2_000L);
 
     private final String namePrefix;
     private final long idleTimeoutNanos;
     private final boolean virtual;
+    private final long spinNanos;
     private final Consumer<Throwable> uncaught;
     private final ConcurrentLinkedQueue<WorkerJob> queue = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedDeque<Worker> idle = new ConcurrentLinkedDeque<>();
@@ -65,7 +65,13 @@ public final class WorkerPool {
     /** Indexed by {@link Worker#STARTED}, {@link Worker#SUCCEEDED}, {@link Worker#FAILED}. */
     private final long[] exitedCounts = new long[3];
 
-    public WorkerPool(String namePrefix, Duration idleTimeout, boolean virtual, Consumer<Throwable> uncaught) {
+    /**
+     * @param spinNanos how long a worker that finished a job spins for the next before it parks
+     *        (validated by the loop's builder)
+     */
+    public WorkerPool(String namePrefix, Duration idleTimeout, boolean virtual, long spinNanos,
+            Consumer<Throwable> uncaught) {
+        this.spinNanos = spinNanos;
         this.namePrefix = namePrefix.isEmpty() ? "portal-worker-" + POOL_IDS.incrementAndGet() + "-" : namePrefix;
         this.idleTimeoutNanos = idleTimeout.toNanos();
         this.virtual = virtual;
@@ -148,7 +154,7 @@ public final class WorkerPool {
                 } while (job != null);
                 continue;
             }
-            if (SPIN_NANOS > 0 && spinForJob()) {
+            if (spinNanos > 0 && spinForJob()) {
                 continue;
             }
             if (!parkUntilWoken(worker)) {
@@ -162,7 +168,7 @@ public final class WorkerPool {
     }
 
     /**
-     * Spins up to {@code portal.worker.spinNanos} (2 µs; 0 turns it off) for a job, if no other
+     * Spins up to the pool's spin time ({@code EventLoop.Builder.workerSpin}, 2 µs by default; 0 turns it off) for a job, if no other
      * worker is spinning. Returns whether a job arrived. Long enough for the next call of a loop
      * that offloads one call at a time; longer spins took a core from the busy workers and the
      * loop at the end of every burst of short calls (1000 in flight on two cores: 20 µs gave 2.9 to
@@ -173,7 +179,7 @@ public final class WorkerPool {
             return false;
         }
         try {
-            long deadline = System.nanoTime() + SPIN_NANOS;
+            long deadline = System.nanoTime() + spinNanos;
             do {
                 if (!queue.isEmpty()) {
                     return true;

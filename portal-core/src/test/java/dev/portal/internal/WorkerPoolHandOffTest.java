@@ -30,7 +30,7 @@ class WorkerPoolHandOffTest {
     @RepeatedTest(5)
     void everyJobRunsExactlyOnceAndNoWorkerRunsTwoJobsAtOnce() throws Exception {
         AtomicReference<Throwable> uncaught = new AtomicReference<>();
-        WorkerPool pool = new WorkerPool("handoff-test-", Duration.ofMillis(1), false, uncaught::set);
+        WorkerPool pool = new WorkerPool("handoff-test-", Duration.ofMillis(1), false, 2_000L, uncaught::set);
         int total = DISPATCHERS * JOBS_PER_DISPATCHER;
         AtomicReferenceArray<Integer> runs = new AtomicReferenceArray<>(total);
         ConcurrentHashMap<Worker, Boolean> busy = new ConcurrentHashMap<>();
@@ -93,7 +93,7 @@ class WorkerPoolHandOffTest {
     @Test
     void aParkedWorkerIsWokenForTheNextJobInsteadOfANewThread() throws Exception {
         // An idle timeout no run reaches: the parked worker must not retire while the test waits.
-        WorkerPool pool = new WorkerPool("reuse-test-", Duration.ofHours(1), false, t -> { });
+        WorkerPool pool = new WorkerPool("reuse-test-", Duration.ofHours(1), false, 2_000L, t -> { });
         try {
             Thread first = runOne(pool);
             for (int job = 0; job < 20; job++) {
@@ -111,7 +111,7 @@ class WorkerPoolHandOffTest {
 
     @Test
     void anIdleWorkerRetiresAfterTheIdleTimeout() throws Exception {
-        WorkerPool pool = new WorkerPool("retire-test-", Duration.ofMillis(300), false, t -> { });
+        WorkerPool pool = new WorkerPool("retire-test-", Duration.ofMillis(300), false, 2_000L, t -> { });
         long dispatchedAt = System.nanoTime();
         Thread worker = runOne(pool);
 
@@ -154,7 +154,7 @@ class WorkerPoolHandOffTest {
     @RepeatedTest(20)
     void aBurstOfBlockingJobsGetsOneThreadPerJob() throws Exception {
         int jobs = 40;
-        WorkerPool pool = new WorkerPool("burst-test-", Duration.ofMillis(2), false, t -> { });
+        WorkerPool pool = new WorkerPool("burst-test-", Duration.ofMillis(2), false, 2_000L, t -> { });
         try {
             for (int burst = 0; burst < 5; burst++) {
                 CyclicBarrier allRunning = new CyclicBarrier(jobs);

@@ -27,7 +27,7 @@ abstract class AfterOneJobRace {
     private volatile String uncaught = "";
 
     AfterOneJobRace(String namePrefix, Duration idleTimeout) {
-        pool = new WorkerPool(namePrefix, idleTimeout, false, t -> uncaught = " uncaught " + t);
+        pool = new WorkerPool(namePrefix, idleTimeout, false, 2_000L, t -> uncaught = " uncaught " + t);
     }
 
     final void dispatchA() {

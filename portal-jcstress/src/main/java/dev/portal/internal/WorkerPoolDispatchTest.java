@@ -38,7 +38,7 @@ import dev.portal.jcstress.Waits;
 @State
 public class WorkerPoolDispatchTest {
 
-    private final WorkerPool pool = new WorkerPool("jcstress-dispatch-", Duration.ofSeconds(30), false,
+    private final WorkerPool pool = new WorkerPool("jcstress-dispatch-", Duration.ofSeconds(30), false, 2_000L,
             t -> uncaught = " uncaught " + t);
     private final ProbeJob a = new ProbeJob(() -> this.b.ran(), true);
     private final ProbeJob b = new ProbeJob();
