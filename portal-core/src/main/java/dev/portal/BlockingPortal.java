@@ -1,5 +1,6 @@
 package dev.portal;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -20,6 +21,7 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 
 import dev.portal.internal.MpscQueue;
+import dev.portal.internal.TimerQueue;
 
 import io.micrometer.context.ContextSnapshot;
 
@@ -83,6 +85,10 @@ public final class BlockingPortal implements AutoCloseable {
     /** Tasks started and not yet finished; written on the loop thread, read by statistics. */
     private final LoopCounter active = new LoopCounter();
     private boolean finishedOnLoop;
+    /** Loop-confined: a graceful stop is under way; open resources stay open until its grace ends. */
+    private boolean graceful;
+    /** Loop-confined: the tasks that a graceful stop cancelled when its grace period ended. */
+    private List<TaskInfo> cancelledAtGrace = List.of();
 
     private final LongAdder calls = new LongAdder();
     private final LongAdder tasksStarted = new LongAdder();
@@ -197,7 +203,7 @@ public final class BlockingPortal implements AutoCloseable {
                 rejected(new RejectedExecutionException("event loop " + loop.name() + " is stopping"));
                 return;
             }
-            loop.onShutdown(() -> portal.stopOnLoop(true));
+            portal.watchLoop();
             LoopTask task = new LoopTask("portal", Locals.EMPTY, null);
             loop.spawn(task, loop.rootScope, () -> portal.scope.run(() -> {
                 ready.complete(null);
@@ -224,7 +230,7 @@ public final class BlockingPortal implements AutoCloseable {
         Objects.requireNonNull(body, "body must not be null");
         EventLoop loop = EventLoop.requireCurrent("BlockingPortal.open");
         BlockingPortal portal = new BlockingPortal(loop, false);
-        loop.onShutdown(() -> portal.stopOnLoop(true));
+        portal.watchLoop();
         @SuppressWarnings("unchecked")
         CompletionStage<T> result = (CompletionStage<T>) portal.scope.run(() -> {
             LoopPromise<T> out = LoopPromise.here(loop);
@@ -238,6 +244,16 @@ public final class BlockingPortal implements AutoCloseable {
         });
         result.whenComplete((v, e) -> portal.finished.complete(null));
         return result;
+    }
+
+    /**
+     * Ties the portal to its loop's stop: a graceful stop of the loop stops the portal gracefully
+     * (no new calls, tasks finish), and the loop's cancellation cancels the portal's tasks. Loop
+     * thread.
+     */
+    private void watchLoop() {
+        loop.onDrain(() -> stopGracefullyOnLoop(null));
+        loop.onShutdown(() -> stopOnLoop(true));
     }
 
     private LoopPromise<Void> whenFinished() {
@@ -416,7 +432,7 @@ public final class BlockingPortal implements AutoCloseable {
             stopOnLoop(cancelRemaining);
         } else {
             try {
-                loop.execute(() -> stopOnLoop(cancelRemaining));
+                loop.executeSoon(() -> stopOnLoop(cancelRemaining));
             } catch (RejectedExecutionException loopGone) {
                 finished.complete(null);
             }
@@ -428,13 +444,100 @@ public final class BlockingPortal implements AutoCloseable {
         running = false;
         stopping = true;
         stoppedEvent.set();
-        for (PortalResource<?> r : List.copyOf(openResources)) {
-            r.signalExitOnLoop(null);
+        if (cancelRemaining || !graceful) {
+            for (PortalResource<?> r : List.copyOf(openResources)) {
+                r.signalExitOnLoop(null);
+            }
         }
         if (cancelRemaining) {
             scope.cancelOnLoop();
         }
         checkFinished();
+    }
+
+    /**
+     * Stops the portal with a deadline: new calls are rejected at once, the running tasks may
+     * finish until {@code gracePeriod} has passed, then the ones left are cancelled (as by
+     * {@code stop(true)}). The returned future completes once every task has ended, early if all of
+     * them finished within the grace period, with the tasks that were cancelled (empty if none).
+     * Wrapped async resources stay open during the grace period, for their holders to exit; those
+     * still open when it ends are exited.
+     *
+     * <pre>{@code
+     * List<TaskInfo> cancelled = portal.stop(Duration.ofSeconds(10)).join();
+     * }</pre>
+     *
+     * <p>Never stops the loop, unless the portal owns it ({@link #start()}): that loop is then shut
+     * down once the tasks have ended, and the future completes when it has terminated. Any thread,
+     * the loop's included; does not block. Calling it again, or after {@link #stop(boolean)}, is
+     * allowed: the first grace period to end cancels the tasks left. An offload running in a task
+     * cancelled at the end of the grace period is treated as its own {@link CancelMode} says; the
+     * future completes after shielded ones have returned. Cancelling the returned future does not
+     * affect the stop.
+     *
+     * @param gracePeriod how long the running tasks may take to finish (>= 0; zero is {@code stop(true)})
+     * @throws IllegalArgumentException if {@code gracePeriod} is negative
+     */
+    public CompletableFuture<List<TaskInfo>> stop(Duration gracePeriod) {
+        Objects.requireNonNull(gracePeriod, "gracePeriod must not be null");
+        if (gracePeriod.isNegative()) {
+            throw new IllegalArgumentException("gracePeriod must be >= 0 (was " + gracePeriod + ")");
+        }
+        running = false;
+        CompletableFuture<List<TaskInfo>> result = new CompletableFuture<>();
+        long graceEnd = CancelScope.saturatedAdd(System.nanoTime(), CancelScope.saturatedNanos(gracePeriod));
+        Runnable onLoop = () -> stopGracefullyOnLoop(graceEnd).whenComplete((cancelled, e) -> {
+            if (!ownsLoop) {
+                result.complete(cancelled);
+                return;
+            }
+            if (!loop.isShutdown()) {
+                loop.shutdown(); // not when stopping already: a graceful stop would lose its grace
+            }
+            loop.terminationFuture().whenComplete((v, x) -> result.complete(cancelled));
+        });
+        if (loop.inEventLoop()) {
+            onLoop.run();
+        } else {
+            try {
+                loop.executeSoon(onLoop);
+            } catch (RejectedExecutionException loopGone) {
+                // The loop has stopped: so have the portal's tasks.
+                result.complete(List.of());
+            }
+        }
+        return result;
+    }
+
+    /**
+     * Stops taking calls and lets the tasks finish; with a grace end ({@code System.nanoTime()}
+     * basis), cancels them when it passes. Without one (the loop's own graceful stop), the loop
+     * cancels them when its grace ends. The stage completes on the loop once every task has ended,
+     * with the tasks the grace end cancelled. Loop thread.
+     */
+    private CompletionStage<List<TaskInfo>> stopGracefullyOnLoop(@Nullable Long graceEnd) {
+        graceful = true;
+        stopOnLoop(false);
+        CompletableFuture<List<TaskInfo>> done = new CompletableFuture<>();
+        if (finishedOnLoop) {
+            done.complete(cancelledAtGrace);
+            return done;
+        }
+        TimerQueue.Timer timer = graceEnd == null ? null : loop.timers().schedule(graceEnd, () -> {
+            if (!finishedOnLoop) {
+                if (cancelledAtGrace.isEmpty()) {
+                    cancelledAtGrace = tasks();
+                }
+                stopOnLoop(true);
+            }
+        });
+        whenFinished().whenComplete((v, e) -> {
+            if (timer != null) {
+                loop.timers().cancel(timer);
+            }
+            done.complete(cancelledAtGrace);
+        });
+        return done;
     }
 
     /**
@@ -500,6 +603,10 @@ public final class BlockingPortal implements AutoCloseable {
     // Internals
 
     private void checkRunning(String method) {
+        if (loop.isDraining()) {
+            rejected.increment();
+            throw loop.shuttingDown("BlockingPortal." + method);
+        }
         if (!running) {
             rejected.increment();
             throw new IllegalStateException("This portal is not running: it was stopped, so BlockingPortal." + method
@@ -545,6 +652,9 @@ public final class BlockingPortal implements AutoCloseable {
             loop.execute(future);
         } catch (RejectedExecutionException stopped) {
             rejected.increment();
+            if (loop.isDraining()) {
+                throw stopped; // the loop began a graceful stop since checkRunning: its own message
+            }
             throw new IllegalStateException("This portal is not running: its event loop " + loop.name()
                     + " has stopped", stopped);
         }

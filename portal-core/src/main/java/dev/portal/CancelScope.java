@@ -292,7 +292,7 @@ public final class CancelScope {
             cancelOnLoop();
         } else {
             try {
-                l.execute(this::cancelOnLoop);
+                l.executeSoon(this::cancelOnLoop);
             } catch (java.util.concurrent.RejectedExecutionException stopped) {
                 // The loop is gone: nothing inside this scope can still be waiting.
             }

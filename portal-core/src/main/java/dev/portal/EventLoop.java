@@ -24,6 +24,7 @@ import io.micrometer.context.ContextSnapshotFactory;
 import dev.portal.internal.MpscQueue;
 import dev.portal.internal.ThreadContext;
 import dev.portal.internal.TimerQueue;
+import dev.portal.internal.Worker;
 import dev.portal.internal.WorkerPool;
 
 import org.jspecify.annotations.Nullable;
@@ -43,7 +44,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Threads.</b> {@link #execute}, {@link #inEventLoop()}, {@link #statistics()},
  * {@link #tasks()}, {@link #measureLag()}, {@link #shutdown()} and {@link #close()} may be called
- * from any thread. A loop with nothing to do parks its thread and uses no CPU.
+ * from any thread; {@link #shutdownGracefully} from any thread but the loop's and its workers'. A
+ * loop with nothing to do parks its thread and uses no CPU.
  *
  * <p><b>Stopping.</b> {@link #shutdown()} (or {@link #close()}, which also waits) cancels the loop's
  * root cancel scope, so every task is cancelled at its next checkpoint; the loop keeps running
@@ -51,6 +53,19 @@ import org.jspecify.annotations.Nullable;
  * passed. Callbacks submitted afterwards are rejected with {@link RejectedExecutionException};
  * callbacks that raced with the stop either run or hear of the rejection, never vanish. Idle
  * workers exit with the loop; workers still running an abandoned call exit when it returns.
+ *
+ * <p><b>Stopping gracefully.</b> {@link #shutdownGracefully} first stops taking new work and lets
+ * the work in flight finish within a grace period, then cancels the rest as above and waits for the
+ * workers, and reports what finished, what was cancelled and which functions still run.
+ * <em>New work</em>, refused at once with a {@link RejectedExecutionException} that names the loop,
+ * is what enters from threads that are neither the loop's nor its workers: calls on the portals
+ * on the loop and {@link #execute} from those threads. <em>Continuations</em> of work in flight
+ * stay accepted until the loop has stopped: whatever the loop thread schedules (callbacks, timers,
+ * tasks started by tasks), what its workers send (offload results, {@link FromThread} calls), and
+ * what Portal routes for a task it knows (stages brought in with {@link Async#await},
+ * cancellations, {@link PortalResource#exit}). A foreign thread continuing a task through
+ * {@code execute} looks like new work and is refused: bring foreign stages onto the loop with
+ * {@link Async#await}.
  *
  * <p><b>Memory consistency.</b> Actions in a thread before {@link #execute} happen-before the
  * callback runs on the loop.
@@ -62,8 +77,15 @@ public final class EventLoop implements Executor, AutoCloseable {
     private static final AtomicInteger LOOP_IDS = new AtomicInteger();
     private static final int NEW = 0;
     private static final int RUNNING = 1;
-    private static final int STOPPING = 2;
-    private static final int TERMINATED = 3;
+    /** A graceful stop's grace period: no new work from outside, running work finishes. */
+    private static final int DRAINING = 2;
+    private static final int STOPPING = 3;
+    private static final int TERMINATED = 4;
+    /** {@link #stopRequest} bits: a graceful stop was asked for; a stop now (cancel everything). */
+    private static final int STOP_GRACEFULLY = 1;
+    private static final int STOP_NOW = 2;
+    /** How often a draining loop with no task left looks whether its workers are done (see park). */
+    private static final long DRAIN_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final int EXTERNAL_BATCH = 1024;
     private static final int SLEEP_FLAG = 16;
     private static final int CLOCK_SLOT = 8;
@@ -71,6 +93,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     private static final long NO_CLOCK = Long.MIN_VALUE;
 
     private static final VarHandle SLEEPING;
+    private static final VarHandle STOP_REQUEST;
+    private static final VarHandle GRACEFUL;
     private static final VarHandle CLOCK;
     private static final VarHandle TICKS;
     private static final VarHandle LAST_TIMER_LAG;
@@ -80,6 +104,8 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             SLEEPING = MethodHandles.arrayElementVarHandle(int[].class);
+            STOP_REQUEST = lookup.findVarHandle(EventLoop.class, "stopRequest", int.class);
+            GRACEFUL = lookup.findVarHandle(EventLoop.class, "graceful", GracefulStop.class);
             CLOCK = MethodHandles.arrayElementVarHandle(long[].class);
             TICKS = lookup.findVarHandle(LoopFrameFields.class, "ticks", long.class);
             LAST_TIMER_LAG = lookup.findVarHandle(LoopFrameFields.class, "lastTimerLagNanos", long.class);
@@ -126,8 +152,29 @@ public final class EventLoop implements Executor, AutoCloseable {
      * until its next turn, and before it starts and after it stops. See {@link #statisticsClock()}.
      */
     private final long[] clock = newClock();
-    private volatile boolean stopRequested;
+    /** {@link #STOP_GRACEFULLY} and {@link #STOP_NOW} bits, set by any thread; see {@link #stopSeen}. */
+    private volatile int stopRequest;
+    /** The stop bits the loop has acted on; loop thread only. */
+    private int stopSeen;
     private long stopDeadline;
+    /** The graceful stop asked for, the first one; null until {@link #shutdownGracefully} is called. */
+    private volatile @Nullable GracefulStop graceful;
+    /**
+     * Set on the loop thread when a graceful stop's grace period ends: the cancel mode that every
+     * offload cancelled from then on is treated with, whatever its own ({@link Job#onCancelled}).
+     */
+    @Nullable CancelMode stopMode;
+    /** What the loop's stop did, completed once it has terminated and waited for its workers. */
+    private final CompletableFuture<ShutdownReport> report = new CompletableFuture<>();
+    // Loop thread only: the figures of the report, gathered as the stop goes.
+    private long stopStartNanos;
+    private int tasksAtDrainStart;
+    private long tasksAddedAtDrainStart;
+    private int tasksFinishedInGrace;
+    private boolean finishedWithinGrace;
+    private List<TaskInfo> cancelledTasks = List.of();
+    private final long[] offloadsAtStop = new long[4];
+    private final List<Runnable> drainHooks = new ArrayList<>();
 
     /** The loop-thread context of the running callback, and what else the loop writes per callback. */
     final LoopFrame frame;
@@ -228,9 +275,17 @@ public final class EventLoop implements Executor, AutoCloseable {
         return state == TERMINATED;
     }
 
-    /** Whether {@link #shutdown()} was called or the loop's main function completed. */
+    /**
+     * Whether a stop was asked for: {@link #shutdown()}, {@link #close()},
+     * {@link #shutdownGracefully} or the end of {@link #run}'s main function.
+     */
     public boolean isShutdown() {
-        return stopRequested || state >= STOPPING;
+        return stopRequest != 0 || state >= STOPPING;
+    }
+
+    /** Whether a graceful stop was asked for: new work from outside is refused (see {@link #execute}). */
+    boolean isDraining() {
+        return graceful != null;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -240,11 +295,19 @@ public final class EventLoop implements Executor, AutoCloseable {
      * Runs {@code command} on the loop thread. From the loop thread itself it runs after the
      * current callback, in the same task and cancel scope; from other threads outside any task.
      *
-     * @throws RejectedExecutionException if the loop has stopped
+     * <p>Once {@link #shutdownGracefully} has been called, a command from a thread that is neither
+     * the loop's nor one of its workers is new work, and is refused; from the loop thread and the
+     * workers (work in flight continuing) it is accepted until the loop has stopped.
+     *
+     * @throws RejectedExecutionException if the loop has stopped, or is stopping gracefully and the
+     *         calling thread is not the loop's or one of its workers
      */
     @Override
     public void execute(Runnable command) {
         Objects.requireNonNull(command, "command must not be null");
+        if (graceful != null && !inEventLoop() && !workers.isWorkerThread()) {
+            throw shuttingDown("EventLoop.execute");
+        }
         if (inEventLoop()) {
             LoopTask task = frame.currentTask;
             CancelScope scope = frame.currentScope;
@@ -318,6 +381,17 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private RejectedExecutionException rejection() {
         return new RejectedExecutionException("event loop " + name + " is stopped; it accepts no more work");
+    }
+
+    /** The refusal of new work during a graceful stop; {@code what} names the refused call. */
+    RejectedExecutionException shuttingDown(String what) {
+        if (state == TERMINATED) {
+            return new RejectedExecutionException("event loop " + name + " is stopped; it accepts no more work ("
+                    + what + " from thread " + Thread.currentThread().getName() + ")");
+        }
+        return new RejectedExecutionException("event loop " + name + " is shutting down gracefully: it accepts no new "
+                + "work (" + what + " from thread " + Thread.currentThread().getName() + "); the work in flight "
+                + "finishes. Start new work on a loop that is running");
     }
 
     private void wakeup() {
@@ -592,11 +666,18 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             while (true) {
                 boolean worked = runOnce();
-                if (stopRequested && state == RUNNING) {
-                    beginStop();
+                if (stopRequest != stopSeen) {
+                    onStopRequest();
                     continue;
                 }
-                if (state == STOPPING && (liveTasks.isEmpty() || System.nanoTime() - stopDeadline > 0)) {
+                int s = state;
+                if (s == DRAINING) {
+                    GracefulStop g = graceful;
+                    if (drained() || (g != null && System.nanoTime() - g.graceEndNanos >= 0)) {
+                        beginStop();
+                        continue;
+                    }
+                } else if (s == STOPPING && (liveTasks.isEmpty() || System.nanoTime() - stopDeadline > 0)) {
                     if (local.isEmpty()) {
                         break;
                     }
@@ -733,13 +814,25 @@ public final class EventLoop implements Executor, AutoCloseable {
         external.trim(); // keep nothing alive through an idle queue
         CLOCK.setOpaque(clock, CLOCK_SLOT, NO_CLOCK); // until the next turn publishes one
         SLEEPING.setVolatile(sleeping, SLEEP_FLAG, 1);
-        if (!external.isEmpty() || (stopRequested && state == RUNNING)) {
+        if (!external.isEmpty() || stopRequest != stopSeen) {
             SLEEPING.setVolatile(sleeping, SLEEP_FLAG, 0);
             return;
         }
         long until = next != null ? next.deadlineNanos() : Long.MAX_VALUE;
         if (state == STOPPING && stopDeadline - until < 0) {
             until = stopDeadline;
+        }
+        if (state == DRAINING) {
+            GracefulStop g = graceful;
+            long end = g != null ? g.graceEndNanos : System.nanoTime();
+            if (liveTasks.isEmpty()) {
+                // No task left to wake us, only calls on workers with no task (abandoned ones, or
+                // offloads from plain callbacks): their workers go idle without telling the loop.
+                end = Math.min(end, System.nanoTime() + DRAIN_POLL_NANOS);
+            }
+            if (until == Long.MAX_VALUE || end - until < 0) {
+                until = end;
+            }
         }
         if (until == Long.MAX_VALUE) {
             LockSupport.park(this);
@@ -788,7 +881,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             end = next.deadlineNanos();
         }
         while (end - now > 0) {
-            if (!external.isEmpty() || (stopRequested && state == RUNNING)) {
+            if (!external.isEmpty() || stopRequest != stopSeen) {
                 return true;
             }
             Thread.onSpinWait();
@@ -823,18 +916,88 @@ public final class EventLoop implements Executor, AutoCloseable {
     }
 
     private void requestStop() {
-        stopRequested = true;
+        requestStop(STOP_NOW);
+    }
+
+    private void requestStop(int bit) {
+        STOP_REQUEST.getAndBitwiseOr(this, bit);
         wakeup();
     }
 
+    /** Acts on the stop bits that changed: a stop now wins over a graceful one. Loop thread. */
+    private void onStopRequest() {
+        int request = stopRequest;
+        stopSeen = request;
+        int s = state;
+        if ((request & STOP_NOW) != 0) {
+            if (s == RUNNING || s == DRAINING) {
+                beginStop();
+            }
+        } else if (s == RUNNING) {
+            beginDrain();
+        }
+    }
+
+    /**
+     * Starts a graceful stop's grace period: from now on the loop refuses new work from outside
+     * ({@link #execute} from foreign threads, portal calls; their callers already see
+     * {@link #graceful}), and the portals on it stop taking calls and let their tasks finish.
+     * Loop thread.
+     */
+    private void beginDrain() {
+        state = DRAINING;
+        GracefulStop g = graceful;
+        stopStartNanos = g != null ? g.startNanos : System.nanoTime();
+        tasksAtDrainStart = liveTasks.size();
+        tasksAddedAtDrainStart = liveTasks.added();
+        for (Runnable hook : List.copyOf(drainHooks)) {
+            runCallback(hook);
+        }
+        drainHooks.clear();
+    }
+
+    /**
+     * Whether the grace period's work is done: no task alive, no callback queued, no offload queued
+     * or running (abandoned ones included). Loop thread.
+     */
+    private boolean drained() {
+        return liveTasks.isEmpty() && local.isEmpty() && external.isEmpty() && !workers.hasJobs();
+    }
+
     private void beginStop() {
+        boolean drained = state == DRAINING;
+        long now = System.nanoTime();
+        if (drained) {
+            GracefulStop g = graceful;
+            stopMode = g != null ? g.afterGrace : null;
+            tasksFinishedInGrace = (int) Math.max(0,
+                    tasksAtDrainStart + (liveTasks.added() - tasksAddedAtDrainStart) - liveTasks.size());
+        } else {
+            stopStartNanos = now;
+        }
+        finishedWithinGrace = drained ? drained() : liveTasks.isEmpty() && !workers.hasJobs();
+        cancelledTasks = liveTasks.isEmpty() ? List.of() : tasks();
+        offloadsAtStop[0] = offloads.cancelledBeforeStart.sum();
+        offloadsAtStop[1] = offloads.interrupted.sum();
+        offloadsAtStop[2] = offloads.abandoned.sum();
+        offloadsAtStop[3] = offloads.shielded.sum();
         state = STOPPING;
-        stopDeadline = CancelScope.saturatedAdd(System.nanoTime(), CancelScope.saturatedNanos(config.shutdownTimeout));
+        stopDeadline = CancelScope.saturatedAdd(now, CancelScope.saturatedNanos(config.shutdownTimeout));
+        drainHooks.clear();
         for (Runnable hook : List.copyOf(shutdownHooks)) {
             runCallback(hook);
         }
         shutdownHooks.clear();
         rootScope.cancelAll();
+        if (stopMode == CancelMode.INTERRUPT) {
+            // Calls abandoned before the stop run on outside any scope: interrupt them too.
+            for (Worker w : workers.workers()) {
+                Object job = w.currentJob();
+                if (job instanceof Job && ((Job<?>) job).loop == this && ((Job<?>) job).interruptAbandoned()) {
+                    offloads.interrupted.increment();
+                }
+            }
+        }
     }
 
     /** Runs {@code hook} on the loop thread when the loop starts stopping (now, if it has). Loop only. */
@@ -843,6 +1006,18 @@ public final class EventLoop implements Executor, AutoCloseable {
             executeLocal(hook);
         } else {
             shutdownHooks.add(hook);
+        }
+    }
+
+    /**
+     * Runs {@code hook} on the loop thread when a graceful stop's grace period starts (now, if it
+     * has; never if the loop stops without one). Loop only.
+     */
+    void onDrain(Runnable hook) {
+        if (state == DRAINING) {
+            executeLocal(hook);
+        } else if (state < DRAINING) {
+            drainHooks.add(hook);
         }
     }
 
@@ -881,21 +1056,199 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
         wakeWaiters(); // anything put off by the last callbacks (later wakes are immediate)
         blockedProbe.unregister();
-        // Idle workers exit now and are joined; a worker still running an abandoned call exits
-        // when the call returns (it is a daemon thread, and the loop does not wait for it).
-        List<Thread> exiting = workers.shutdown();
         try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            for (Thread t : exiting) {
-                TimeUnit.NANOSECONDS.timedJoin(t, Math.max(1, deadline - System.nanoTime()));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            awaitWorkers();
+        } finally {
+            report.complete(buildReport());
+            terminated.complete(null);
         }
-        terminated.complete(null);
     }
 
-    /** Asks the loop to stop: every task is cancelled and the loop exits once they have finished. */
+    /**
+     * Idle workers exit now and are joined. A worker still running a call exits when the call
+     * returns (it is a daemon thread): after a graceful stop whose calls were interrupted or
+     * shielded, the loop waits for those workers until the shutdown timeout, counted from the end
+     * of the grace period, has passed; otherwise it does not wait for them. Loop thread.
+     */
+    private void awaitWorkers() {
+        List<Thread> exiting = workers.shutdown();
+        boolean interrupted = false;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        for (Thread t : exiting) {
+            interrupted |= join(t, deadline);
+        }
+        CancelMode mode = stopMode;
+        if (mode != null) {
+            // After a graceful stop, also the workers between jobs (searching, not yet parked):
+            // they exit as they find the pool shut down. Before the busy ones, which may use up
+            // the shutdown timeout.
+            for (Worker w : workers.workers()) {
+                if (w.currentJob() == null) {
+                    interrupted |= join(w.thread(), deadline);
+                }
+            }
+        }
+        if (mode == CancelMode.INTERRUPT || mode == CancelMode.SHIELD) {
+            for (Worker w : workers.workers()) {
+                interrupted |= join(w.thread(), stopDeadline);
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Joins {@code t} until {@code deadline}; returns whether the wait was interrupted (it then goes on). */
+    private static boolean join(Thread t, long deadline) {
+        boolean interrupted = false;
+        while (true) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0 || !t.isAlive()) {
+                return interrupted;
+            }
+            try {
+                TimeUnit.NANOSECONDS.timedJoin(t, left);
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+    }
+
+    private ShutdownReport buildReport() {
+        List<ShutdownReport.AbandonedCall> running = new ArrayList<>();
+        for (Worker w : workers.workers()) {
+            Object job = w.currentJob();
+            Thread t = w.thread();
+            if (job instanceof Job && t.isAlive()) {
+                running.add(new ShutdownReport.AbandonedCall(t.getName(), ((Job<?>) job).functionName()));
+            }
+        }
+        long start = stopStartNanos != 0 ? stopStartNanos : System.nanoTime();
+        return new ShutdownReport(name, finishedWithinGrace, Duration.ofNanos(Math.max(0, System.nanoTime() - start)),
+                tasksFinishedInGrace, cancelledTasks, offloads.cancelledBeforeStart.sum() - offloadsAtStop[0],
+                offloads.interrupted.sum() - offloadsAtStop[1], offloads.abandoned.sum() - offloadsAtStop[2],
+                offloads.shielded.sum() - offloadsAtStop[3], running);
+    }
+
+    /**
+     * Stops the loop gracefully: refuses new work at once, lets the running tasks and offloads
+     * finish until {@code gracePeriod} has passed, then cancels what is left, treating every
+     * offload still running as {@code afterGrace} says, and waits for the loop and its workers.
+     * Returns as soon as the loop has terminated, early if everything finished within the grace
+     * period.
+     *
+     * <pre>{@code
+     * ShutdownReport report = loop.shutdownGracefully(Duration.ofSeconds(20), CancelMode.INTERRUPT);
+     * }</pre>
+     *
+     * <p><b>New work and work in flight.</b> From this call on, new work from outside fails at once
+     * with a {@link RejectedExecutionException} that names the loop and says it is shutting down:
+     * calls on every {@link BlockingPortal} on the loop, and {@link #execute} from threads that are
+     * neither the loop's nor its workers. What work in flight needs to finish is accepted until the
+     * loop has stopped: results of offloads, {@link FromThread} calls from workers, timers, stages
+     * brought onto the loop with {@link Async#await}, cancellations, and everything the loop's own
+     * thread schedules (tasks that running tasks start, callbacks, {@code execute} on the loop).
+     * Portals on the loop stop taking calls and let their tasks finish; a portal opened with
+     * {@link BlockingPortal#start()} or {@link BlockingPortal#open} ends once its tasks have.
+     *
+     * <p><b>After the grace period.</b> The loop's root scope is cancelled, as by {@link #shutdown()}.
+     * Each offload still in flight is then treated as {@code afterGrace} says, whatever its own
+     * {@link CancelMode}: {@code INTERRUPT} releases its caller and interrupts its worker (calls
+     * abandoned earlier and still running included), {@code ABANDON} releases its caller and leaves
+     * the function running, {@code SHIELD} waits for it; a call still waiting for a limiter token
+     * never runs. Tasks get until the loop's {@linkplain Builder#shutdownTimeout shutdown timeout}
+     * to end. With {@code INTERRUPT} and {@code SHIELD} the loop then waits for its worker threads to
+     * exit until the shutdown timeout, counted from the end of the grace period, has passed; with
+     * {@code ABANDON} only for the idle ones. A worker still inside a function then (one that
+     * ignores interrupts, or outlives the timeout) is left running and named in the report; it
+     * exits when its function returns. No other thread of the loop is left.
+     *
+     * <p><b>Threads, repeats.</b> Any thread except the loop's own and its workers'. Only the first
+     * graceful stop counts: a later or concurrent call, with any arguments, waits for the same stop
+     * and returns the same report, and so does a call after the loop stopped by other means (its
+     * report then describes that stop). {@link #shutdown()} or {@link #close()} during the grace
+     * period end it at once (the cancellation then follows {@code afterGrace} as usual). A loop
+     * run by {@link #run} on another thread may be stopped this way too; {@code run} then returns or
+     * throws as its main function's stage completed or was cancelled.
+     *
+     * <p><b>Blocking.</b> Blocks for up to the grace period plus the shutdown timeout (and a moment
+     * for idle workers and the loop thread to exit). Waits uninterruptibly: an interrupt does not cut the stop
+     * short, and the interrupt flag is set again when this returns.
+     *
+     * @param gracePeriod how long running work may take to finish on its own (>= 0; zero cancels
+     *        at once, as {@link #shutdown()} does, but with {@code afterGrace} and a report)
+     * @param afterGrace what happens to offloads still running when the grace period ends
+     * @return what finished, what was cancelled and which functions still run on abandoned workers
+     * @throws IllegalArgumentException if {@code gracePeriod} is negative
+     * @throws IllegalStateException if the loop was never started, or if called on the loop's own
+     *         thread or one of its worker threads (the stop would wait for the caller)
+     */
+    public ShutdownReport shutdownGracefully(Duration gracePeriod, CancelMode afterGrace) {
+        Objects.requireNonNull(gracePeriod, "gracePeriod must not be null");
+        Objects.requireNonNull(afterGrace, "afterGrace must not be null");
+        if (gracePeriod.isNegative()) {
+            throw new IllegalArgumentException("gracePeriod must be >= 0 (was " + gracePeriod + ")");
+        }
+        if (state == NEW) {
+            throw new IllegalStateException("event loop " + name + " was never started; there is nothing to stop");
+        }
+        if (inEventLoop()) {
+            throw new IllegalStateException("shutdownGracefully cannot be called on the loop's own thread (" + name
+                    + "): it waits for the loop's work, which needs this thread. From async code call shutdown() to "
+                    + "stop at once, or call shutdownGracefully from a thread that is not the loop's");
+        }
+        if (workers.isWorkerThread()) {
+            throw new IllegalStateException("shutdownGracefully cannot be called on a worker thread of event loop "
+                    + name + " (" + Thread.currentThread().getName() + "): it waits for the offloads in flight, "
+                    + "this one included. Call shutdown() to stop at once, or call shutdownGracefully from a "
+                    + "thread that is not the loop's");
+        }
+        long start = System.nanoTime();
+        GracefulStop stop = new GracefulStop(start,
+                CancelScope.saturatedAdd(start, CancelScope.saturatedNanos(gracePeriod)), afterGrace);
+        if (GRACEFUL.compareAndSet(this, null, stop)) {
+            requestStop(STOP_GRACEFULLY);
+        }
+        boolean interrupted = false;
+        ShutdownReport result;
+        while (true) {
+            try {
+                result = report.get();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new IllegalStateException("event loop " + name + " failed to report its stop", e.getCause());
+            }
+        }
+        // The report is made just before the loop leaves its thread: join the thread this loop started.
+        Thread t = thread;
+        if (ownThread && t != null) {
+            interrupted |= join(t, System.nanoTime() + TimeUnit.SECONDS.toNanos(1));
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        return result;
+    }
+
+    /** A graceful stop as asked for: when it began, when its grace period ends, and the mode after it. */
+    private static final class GracefulStop {
+        final long startNanos;
+        final long graceEndNanos;
+        final CancelMode afterGrace;
+
+        GracefulStop(long startNanos, long graceEndNanos, CancelMode afterGrace) {
+            this.startNanos = startNanos;
+            this.graceEndNanos = graceEndNanos;
+            this.afterGrace = afterGrace;
+        }
+    }
+
+    /**
+     * Asks the loop to stop now: every task is cancelled and the loop exits once they have
+     * finished. During a graceful stop's grace period it ends the grace period at once. Any thread.
+     */
     public void shutdown() {
         if (state == NEW) {
             throw new IllegalStateException("event loop " + name + " was never started");
@@ -973,7 +1326,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     /** An immutable snapshot of the loop's state and counters. Any thread; no locks on the loop. */
     public EventLoopStatistics statistics() {
         WorkerPool.CallCounts calls = workers.callCounts();
-        return new EventLoopStatistics(name, state == RUNNING, state == TERMINATED, liveTasks.size(),
+        return new EventLoopStatistics(name, state == RUNNING || state == DRAINING, state == TERMINATED, liveTasks.size(),
                 (long) TICKS.getOpaque(frame), callbackFailures.sum(), Duration.ofNanos(Math.max(0, (long) LAST_TIMER_LAG.getOpaque(frame))),
                 Duration.ofNanos(Math.max(0, (long) MAX_TIMER_LAG.getOpaque(frame))), blockedProbe.blockedEvents(),
                 blockedProbe.longestBlock(), new WorkerPoolStatistics(workers.liveThreads(), workers.idleThreads(),
@@ -1000,7 +1353,9 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     @Override
     public String toString() {
-        String s = state == NEW ? "new" : state == RUNNING ? "running" : state == STOPPING ? "stopping" : "terminated";
+        int st = state;
+        String s = st == NEW ? "new" : st == RUNNING ? "running" : st == DRAINING ? "shutting down gracefully"
+                : st == STOPPING ? "stopping" : "terminated";
         return "EventLoop[" + name + ", " + s + ", " + liveTasks.size() + " tasks, " + timers.size() + " timers]";
     }
 

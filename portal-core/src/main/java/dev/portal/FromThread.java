@@ -133,7 +133,7 @@ public final class FromThread {
         CompletableFuture<T> outcome = new CompletableFuture<>();
         CancelScope callScope = CancelScope.create();
         try {
-            loop.execute(() -> {
+            loop.executeSoon(() -> { // a continuation of the offload: accepted while the loop drains
                 CancelScope parent = job.abandoned ? loop.rootScope : job.scope;
                 LoopTask task = new LoopTask(name, locals, threadLocals);
                 LoopPromise<T> done = loop.spawn(task, parent, () -> callScope.run(fn), null, parent);

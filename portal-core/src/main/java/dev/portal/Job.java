@@ -185,11 +185,10 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     }
 
     private void finishRunning(Worker worker) {
-        if (mode() != CancelMode.INTERRUPT) {
-            // Nobody else moves a call out of RUNNING unless it may be interrupted; the loop learns
-            // of DONE through the completion it is sent next, so a release store does.
-            STATE.setRelease(this, DONE);
-        } else if (!STATE.compareAndSet(this, RUNNING, DONE)) {
+        // A CAS for every mode, not a release store for the calls that are not INTERRUPT's: a
+        // graceful stop may interrupt any call once its grace period is over (EventLoop's
+        // afterGrace), so every call must see an interrupter that took it out of RUNNING.
+        if (!STATE.compareAndSet(this, RUNNING, DONE)) {
             // An interrupt is being delivered: wait for it on the lock the interrupter holds (the
             // worker's, never this job's: callers hold the job as their stage and may lock it),
             // parked rather than spinning, so the interrupter keeps the CPU.
@@ -203,7 +202,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
 
     private void postCompletion() {
         try {
-            loop.execute(this);
+            loop.executeSoon(this); // a continuation: accepted while the loop shuts down gracefully
         } catch (RejectedExecutionException stopped) {
             rejected(stopped);
         }
@@ -266,7 +265,9 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             c.cancelledBeforeStart.increment();
             return true;
         }
-        CancelMode mode = mode();
+        // A stop past its grace period treats every call alike (EventLoop.shutdownGracefully).
+        CancelMode stopMode = loop.stopMode;
+        CancelMode mode = stopMode != null ? stopMode : mode();
         if (mode == CancelMode.SHIELD) {
             c.shielded.increment();
             return false;
@@ -295,12 +296,13 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
      * (it marks the job current before RUNNING and clears it after leaving RUNNING). Holding the
      * worker's lock in INTERRUPTING keeps the worker inside {@link #finishRunning}, and so on this
      * job, until the interrupt is delivered; if the call finished first, the CAS fails and nothing
-     * is interrupted, even if the worker has moved on to another call.
+     * is interrupted, even if the worker has moved on to another call. Returns whether it
+     * interrupted the worker.
      */
-    private void interrupt() {
+    private boolean interrupt() {
         Worker worker = loop.workers.workerRunning(this);
         if (worker == null) {
-            return;
+            return false;
         }
         synchronized (worker) {
             if (STATE.compareAndSet(this, RUNNING, INTERRUPTING)) {
@@ -309,8 +311,28 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
                 } finally {
                     state = INTERRUPTED;
                 }
+                return true;
             }
         }
+        return false;
+    }
+
+    /**
+     * At the end of a graceful stop's grace period in {@link CancelMode#INTERRUPT} mode: interrupts
+     * the worker of a call whose caller abandoned it earlier and whose function still runs.
+     * Returns whether it did. Loop thread.
+     */
+    boolean interruptAbandoned() {
+        if (!abandoned || state != RUNNING) {
+            return false;
+        }
+        return interrupt();
+    }
+
+    /** The call's name for reports: its {@link RunSyncOptions#withName} name, or the function's toString. */
+    String functionName() {
+        String name = options.name();
+        return name != null ? name : String.valueOf(fn);
     }
 
     @Override

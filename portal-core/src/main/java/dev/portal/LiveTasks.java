@@ -42,6 +42,8 @@ final class LiveTasks {
     /** Written with release stores by the loop (a plain store on x86, where a volatile one fences). */
     @SuppressWarnings("unused") // read and written with SIZE
     private int size;
+    /** Tasks ever added; loop thread only (a graceful stop counts the tasks that ended in its grace). */
+    private long added;
 
     /** Adds {@code task}; does nothing if it is already in. Loop thread only. */
     void add(LoopTask task) {
@@ -53,6 +55,7 @@ final class LiveTasks {
         LoopTask.NEXT_LIVE.set(task, (LoopTask) null);
         LoopTask.NEXT_LIVE.setRelease(tail, task);
         tail = task;
+        added++;
         SIZE.setRelease(this, size + 1);
     }
 
@@ -73,6 +76,11 @@ final class LiveTasks {
         task.prevLive = null;
         LoopTask.NEXT_LIVE.setRelease(task, task);
         SIZE.setRelease(this, size - 1);
+    }
+
+    /** How many tasks were ever added. Loop thread only. */
+    long added() {
+        return added;
     }
 
     int size() {

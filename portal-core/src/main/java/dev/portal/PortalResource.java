@@ -68,7 +68,7 @@ public final class PortalResource<T> implements AutoCloseable {
                     + "waits for the loop. Exit async resources from async code directly");
         }
         try {
-            loop.execute(() -> signalExitOnLoop(error));
+            loop.executeSoon(() -> signalExitOnLoop(error));
         } catch (RejectedExecutionException loopGone) {
             // the loop stopped: the resource was exited when the portal stopped
         }

@@ -334,6 +334,34 @@ public final class WorkerPool {
         return null;
     }
 
+    /** Whether the calling thread is one of this pool's workers. Any thread. */
+    public boolean isWorkerThread() {
+        Worker w = Worker.current();
+        return w != null && w.pool == this;
+    }
+
+    /**
+     * Whether a job is queued or a worker is running one (or one handed to it). Weakly consistent:
+     * a job between the queue and its worker is missed for an instant. Any thread; scans the
+     * live workers.
+     */
+    public boolean hasJobs() {
+        if (!queue.isEmpty()) {
+            return true;
+        }
+        for (Worker w : live) {
+            if (w.state() == Worker.BUSY) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The live workers, in no order. Any thread. */
+    public List<Worker> workers() {
+        return new ArrayList<>(live);
+    }
+
     public List<Thread> threads() {
         List<Thread> threads = new ArrayList<>();
         for (Worker w : live) {
