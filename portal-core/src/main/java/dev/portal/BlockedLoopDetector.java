@@ -15,10 +15,12 @@ import org.jspecify.annotations.Nullable;
  * Watches event loops for callbacks that run too long. The loop only bumps a tick counter per
  * callback (an opaque store, no fence); a shared daemon thread samples the counters. A loop that is
  * awake and whose counter has not moved for the threshold is reported once per stall, with its
- * thread's stack.
+ * thread's stack, and again when the stall ends (the counter moves or the loop parks). The samples
+ * also answer {@link EventLoop#blockedFor()} on any thread.
  */
 final class BlockedLoopDetector {
 
+    private static final System.Logger LOG = System.getLogger(EventLoop.class.getName());
     private static final Object LOCK = new Object();
     private static @Nullable ScheduledExecutorService watchdog;
     private static final Set<Probe> PROBES = ConcurrentHashMap.newKeySet();
@@ -49,20 +51,26 @@ final class BlockedLoopDetector {
         private final EventLoop loop;
         private final long thresholdNanos;
         private final long intervalNanos;
-        private final @Nullable EventLoopListener listener;
         private @Nullable ScheduledFuture<?> task;
+        // Watchdog thread only.
         private long lastTicks = -1;
         private long stuckSince;
-        private boolean reported;
+        private @Nullable BlockedLoopEvent reported;
+        /**
+         * The tick count the watchdog last saw move and when it saw it, for {@link #blockedForNanos}
+         * on any thread: {@code sinceNanos} is written before {@code sinceTicks}, and a reader reads
+         * the ticks, then the time, then the ticks again.
+         */
+        private volatile long sinceTicks = -1;
+        private volatile long sinceNanos;
         private volatile long blockedEvents;
         private volatile long longestBlockNanos;
 
-        Probe(EventLoop loop, Duration threshold, @Nullable EventLoopListener listener) {
+        Probe(EventLoop loop, Duration threshold) {
             this.loop = loop;
             this.thresholdNanos = threshold.toNanos();
             this.intervalNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(10), Math.min(thresholdNanos / 2,
                     TimeUnit.SECONDS.toNanos(1)));
-            this.listener = listener;
         }
 
         void register() {
@@ -79,41 +87,72 @@ final class BlockedLoopDetector {
                 t.cancel(false);
             }
             PROBES.remove(this);
+            sinceTicks = -1;
         }
 
         private void check() {
             long now = System.nanoTime();
             long ticks = loop.ticks();
             if (loop.isSleeping() || ticks != lastTicks) {
+                BlockedLoopEvent stall = reported;
+                if (stall != null) {
+                    reported = null;
+                    ended(stall, now - stuckSince);
+                }
                 lastTicks = ticks;
                 stuckSince = now;
-                reported = false;
+                sinceNanos = now;
+                sinceTicks = loop.isSleeping() ? -1 : ticks;
                 return;
             }
             long blocked = now - stuckSince;
             if (blocked > longestBlockNanos) {
                 longestBlockNanos = blocked;
             }
-            if (blocked < thresholdNanos || reported) {
+            if (blocked < thresholdNanos || reported != null) {
                 return;
             }
-            reported = true;
-            blockedEvents++;
             Thread thread = loop.thread();
             if (thread == null) {
                 return;
             }
+            blockedEvents++;
             BlockedLoopEvent event = new BlockedLoopEvent(loop.name(), thread.getName(), Duration.ofNanos(blocked),
                     Duration.ofNanos(thresholdNanos), Arrays.asList(thread.getStackTrace()));
+            reported = event;
             try {
-                if (listener != null) {
-                    listener.onBlockedLoop(event);
-                } else {
-                    new EventLoopListener() { }.onBlockedLoop(event);
-                }
+                LOG.log(System.Logger.Level.WARNING, event.toString(), event.asThrowable());
             } catch (Throwable ignored) {
-                // a failing listener must not stop the watchdog
+                // a failing logger must not stop the watchdog
             }
+            if (loop.listeners.any()) {
+                loop.listeners.blockedLoop(event);
+            }
+        }
+
+        private void ended(BlockedLoopEvent stall, long blockedNanos) {
+            if (loop.listeners.any()) {
+                loop.listeners.blockedLoopEnded(new BlockedLoopEvent(stall.loopName(), stall.threadName(),
+                        Duration.ofNanos(blockedNanos), stall.threshold(), stall.stackTrace()));
+            }
+        }
+
+        /**
+         * How long the loop has been in its current callback, if that is at least the threshold,
+         * else 0: from the watchdog's last sight of the tick count moving, as long as the count has
+         * not moved since and the loop is awake. Any thread.
+         */
+        long blockedForNanos() {
+            long ticks = sinceTicks;
+            if (ticks < 0) {
+                return 0;
+            }
+            long since = sinceNanos;
+            if (sinceTicks != ticks || loop.ticks() != ticks || loop.isSleeping()) {
+                return 0; // the loop moved on, or the watchdog is between its two writes
+            }
+            long blocked = System.nanoTime() - since;
+            return blocked >= thresholdNanos ? blocked : 0;
         }
 
         long blockedEvents() {

@@ -290,9 +290,9 @@ public final class BlockingPortal implements AutoCloseable {
      */
     public <T> @Nullable T call(AsyncCallable<T> fn) throws Exception {
         Objects.requireNonNull(fn, "fn must not be null");
-        checkRunning("call");
+        checkRunning(PortalMethod.CALL);
         calls.increment();
-        return await(spawn(null, fn));
+        return await(spawn(PortalMethod.CALL, null, fn));
     }
 
     /**
@@ -301,9 +301,9 @@ public final class BlockingPortal implements AutoCloseable {
      */
     public <T> @Nullable T callSync(Callable<T> fn) throws Exception {
         Objects.requireNonNull(fn, "fn must not be null");
-        checkRunning("callSync");
+        checkRunning(PortalMethod.CALL_SYNC);
         calls.increment();
-        return await(spawn(null, syncTask(fn)));
+        return await(spawn(PortalMethod.CALL_SYNC, null, syncTask(fn)));
     }
 
     /** Runs a plain action on the loop thread and blocks until it has run, e.g. {@code callSync(event::set)}. */
@@ -327,9 +327,9 @@ public final class BlockingPortal implements AutoCloseable {
      */
     public <T> CompletableFuture<T> startTaskSoon(@Nullable String name, AsyncCallable<T> fn) {
         Objects.requireNonNull(fn, "fn must not be null");
-        checkRunning("startTaskSoon");
+        checkRunning(PortalMethod.START_TASK_SOON);
         tasksStarted.increment();
-        return spawn(name, fn);
+        return spawn(PortalMethod.START_TASK_SOON, name, fn);
     }
 
     /** As {@link #startTask(String, TaskStarter)}, unnamed. */
@@ -345,11 +345,11 @@ public final class BlockingPortal implements AutoCloseable {
      */
     public <S, T> StartedTask<S, T> startTask(@Nullable String name, TaskStarter<S, T> fn) throws Exception {
         Objects.requireNonNull(fn, "fn must not be null");
-        checkRunning("startTask");
+        checkRunning(PortalMethod.START_TASK);
         tasksStarted.increment();
         CompletableFuture<S> started = new CompletableFuture<>();
         TaskStatus<S> status = new TaskStatus<>(started);
-        CompletableFuture<T> future = spawn(name, () -> fn.start(status));
+        CompletableFuture<T> future = spawn(PortalMethod.START_TASK, name, () -> fn.start(status));
         future.whenComplete((value, error) -> {
             if (error == null) {
                 started.completeExceptionally(new IllegalStateException("the task returned without calling "
@@ -378,10 +378,10 @@ public final class BlockingPortal implements AutoCloseable {
      */
     public <T> PortalResource<T> wrapAsyncResource(AsyncResource<T> resource) throws Exception {
         Objects.requireNonNull(resource, "resource must not be null");
-        checkRunning("wrapAsyncResource");
+        checkRunning(PortalMethod.WRAP_ASYNC_RESOURCE);
         resourcesWrapped.increment();
         PortalResource<T> handle = new PortalResource<>(this);
-        handle.task = spawn("async-resource", () -> handle.runOnLoop(resource));
+        handle.task = spawn(PortalMethod.WRAP_ASYNC_RESOURCE, "async-resource", () -> handle.runOnLoop(resource));
         try {
             handle.value = EventLoop.await(handle.entered);
         } catch (InterruptedException e) {
@@ -602,23 +602,42 @@ public final class BlockingPortal implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------
     // Internals
 
-    private void checkRunning(String method) {
+    private void checkRunning(PortalMethod method) {
         if (loop.isDraining()) {
-            rejected.increment();
-            throw loop.shuttingDown("BlockingPortal." + method);
+            throw rejectedCall(method, loop.shuttingDown("BlockingPortal." + method.methodName()));
         }
         if (!running) {
-            rejected.increment();
-            throw new IllegalStateException("This portal is not running: it was stopped, so BlockingPortal." + method
-                    + " cannot start work on it. Use a portal that is running, or share one with a "
-                    + "BlockingPortalProvider, which starts a portal on demand");
+            throw rejectedCall(method, new IllegalStateException("This portal is not running: it was stopped, so "
+                    + "BlockingPortal." + method.methodName() + " cannot start work on it. Use a portal that is running, "
+                    + "or share one with a BlockingPortalProvider, which starts a portal on demand"));
         }
         if (loop.inEventLoop()) {
-            rejected.increment();
-            throw new IllegalStateException("BlockingPortal." + method + " cannot be called from the event loop thread "
-                    + "(" + Thread.currentThread().getName() + "): it would block the thread that must run the task, a "
-                    + "certain deadlock. In async code call the function directly, or start a task with "
-                    + "TaskGroup.startSoon");
+            throw rejectedCall(method, new IllegalStateException("BlockingPortal." + method.methodName() + " cannot be "
+                    + "called from the event loop thread (" + Thread.currentThread().getName() + "): it would block "
+                    + "the thread that must run the task, a certain deadlock. In async code call the function "
+                    + "directly, or start a task with TaskGroup.startSoon"));
+        }
+    }
+
+    /**
+     * Counts and reports a refused call, and returns the refusal for the caller to throw. Any thread.
+     * {@code method} is null for a call made while the loop had no listener, which is not reported.
+     */
+    private <X extends Throwable> X rejectedCall(@Nullable PortalMethod method, X refusal) {
+        rejected.increment();
+        if (method != null && loop.listeners.any()) {
+            loop.listeners.portalCall(new PortalCallEvent(loop.name(), method, PortalCallOutcome.REJECTED,
+                    Duration.ZERO, refusal));
+        }
+        return refusal;
+    }
+
+    /** Reports a call whose task has ended, if it was observed. Loop thread. */
+    private void reportEnded(PortalFuture<?> future, PortalCallOutcome outcome, @Nullable Throwable error) {
+        PortalFuture.Observed<?> observed = future.observed();
+        if (observed != null && loop.listeners.any()) {
+            loop.listeners.portalCall(new PortalCallEvent(loop.name(), observed.method, outcome,
+                    Duration.ofNanos(Math.max(0, System.nanoTime() - observed.startNanos)), error));
         }
     }
 
@@ -645,27 +664,27 @@ public final class BlockingPortal implements AutoCloseable {
      * thread makes only the future, which carries the call to the loop; the task and its scope are
      * made on the loop, so the loop touches one object the caller wrote, not four.
      */
-    <T> CompletableFuture<T> spawn(@Nullable String name, AsyncCallable<T> fn) {
-        PortalFuture<T> future = new PortalFuture<>(this, name, fn, ContextHolder.currentLocals(),
+    <T> CompletableFuture<T> spawn(PortalMethod method, @Nullable String name, AsyncCallable<T> fn) {
+        PortalFuture<T> future = PortalFuture.create(this, method, name, fn, ContextHolder.currentLocals(),
                 loop.threadContext.capture());
         try {
             loop.execute(future);
         } catch (RejectedExecutionException stopped) {
-            rejected.increment();
             if (loop.isDraining()) {
-                throw stopped; // the loop began a graceful stop since checkRunning: its own message
+                // the loop began a graceful stop since checkRunning: its own message
+                throw rejectedCall(method, stopped);
             }
-            throw new IllegalStateException("This portal is not running: its event loop " + loop.name()
-                    + " has stopped", stopped);
+            throw rejectedCall(method, new IllegalStateException("This portal is not running: its event loop "
+                    + loop.name() + " has stopped", stopped));
         }
         return future;
     }
 
     private <T> void startOnLoop(PortalFuture<T> future) {
         if (finishedOnLoop) {
-            rejected.increment();
-            future.completeExceptionally(new IllegalStateException("This portal is not running: it stopped before "
-                    + "the task could start"));
+            PortalFuture.Observed<T> observed = future.observed();
+            future.completeExceptionally(rejectedCall(observed != null ? observed.method : null,
+                    new IllegalStateException("This portal is not running: it stopped before the task could start")));
             return;
         }
         active.increment();
@@ -727,17 +746,17 @@ public final class BlockingPortal implements AutoCloseable {
             @Nullable Throwable error) {
         active.decrement();
         Throwable cause = CancelScope.unwrap(error);
-        if (cancelledCaught) {
+        if (cancelledCaught || (cause instanceof CancellationException)) {
             cancelled.increment();
+            reportEnded(future, PortalCallOutcome.CANCELLED, null);
             future.cancelledByTask();
         } else if (cause == null) {
             succeeded.increment();
+            reportEnded(future, PortalCallOutcome.SUCCESS, null);
             future.complete(value);
-        } else if (cause instanceof CancellationException) {
-            cancelled.increment();
-            future.cancelledByTask();
         } else {
             failed.increment();
+            reportEnded(future, PortalCallOutcome.FAILURE, cause);
             future.completeExceptionally(cause);
         }
         checkFinished();
@@ -763,7 +782,7 @@ public final class BlockingPortal implements AutoCloseable {
      * cancelled by the queued callback (see {@link PortalTaskEnd}). Starting and ending a task that
      * completes in its first step thus writes nothing to the future but its outcome.
      */
-    static final class PortalFuture<T> extends CompletableFuture<T> implements Runnable, MpscQueue.Sequenced {
+    static class PortalFuture<T> extends CompletableFuture<T> implements Runnable, MpscQueue.Sequenced {
 
         /**
          * How a thread blocking on a portal future waits: it spins while the loop is getting
@@ -802,13 +821,47 @@ public final class BlockingPortal implements AutoCloseable {
         /** The scope of a task past its first step, until it ends; loop-confined. */
         @Nullable CancelScope taskScope;
 
-        PortalFuture(BlockingPortal portal, @Nullable String name, AsyncCallable<T> fn, Locals locals,
+        private PortalFuture(BlockingPortal portal, @Nullable String name, AsyncCallable<T> fn, Locals locals,
                 @Nullable ContextSnapshot threadLocals) {
             this.portal = portal;
             this.name = name;
             this.fn = fn;
             this.locals = locals;
             this.threadLocals = threadLocals;
+        }
+
+        /**
+         * The future of a call to {@code method}: an {@link Observed} one, which keeps the method and
+         * the start time for its {@link PortalCallEvent}, if the loop has listeners; otherwise a plain
+         * one, which reads no clock and is no bigger for it. The calling thread.
+         */
+        static <T> PortalFuture<T> create(BlockingPortal portal, PortalMethod method, @Nullable String name,
+                AsyncCallable<T> fn, Locals locals, @Nullable ContextSnapshot threadLocals) {
+            return portal.loop.listeners.any() ? new Observed<>(portal, method, name, fn, locals, threadLocals)
+                    : new PortalFuture<>(portal, name, fn, locals, threadLocals);
+        }
+
+        /** This future as an observed call, or null if the loop had no listener when it was made. */
+        @Nullable Observed<T> observed() {
+            return null;
+        }
+
+        /** A call made while the loop had listeners. */
+        static final class Observed<T> extends PortalFuture<T> {
+            final PortalMethod method;
+            /** When the call was made, on the calling thread. */
+            final long startNanos = System.nanoTime();
+
+            private Observed(BlockingPortal portal, PortalMethod method, @Nullable String name, AsyncCallable<T> fn,
+                    Locals locals, @Nullable ContextSnapshot threadLocals) {
+                super(portal, name, fn, locals, threadLocals);
+                this.method = method;
+            }
+
+            @Override
+            Observed<T> observed() {
+                return this;
+            }
         }
 
         @Override

@@ -226,6 +226,7 @@ public final class CancelScope {
         }
         if (cancelCalled) {
             markCancelled(this);
+            reportCancelled(l);
         } else if (!shield && p.cancelled) {
             markCancelled(p.cancelOrigin != null ? p.cancelOrigin : p);
         }
@@ -304,7 +305,22 @@ public final class CancelScope {
         if (state != ENTERED || (cancelled && cancelOrigin == this)) {
             return;
         }
+        EventLoop l = loop;
+        if (l != null) {
+            reportCancelled(l); // first: the calls it cancels are reported as they give up
+        }
         propagate(this);
+    }
+
+    /**
+     * Tells the loop's listeners that this scope's own cancellation took effect: once per scope,
+     * as a deadline if the deadline passed, else as {@code cancel()}. Loop thread only.
+     */
+    private void reportCancelled(EventLoop l) {
+        if (l.listeners.any()) {
+            l.listeners.cancellation(new CancellationEvent(l.name(), deadlineReached ? CancellationKind.DEADLINE
+                    : CancellationKind.SCOPE_CANCELLED, null, null));
+        }
     }
 
     private void markCancelled(CancelScope origin) {

@@ -1,5 +1,7 @@
 package dev.portal;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -36,7 +38,8 @@ import org.jspecify.annotations.Nullable;
  * {@link #acquireNowait()}, {@link #release()}) and {@link #acquireOnBehalfOf} run on an event
  * loop thread, because waiting is async. The {@code *OnBehalfOf*Nowait} and release methods, the
  * getters and {@link #statistics()} may be called from any thread. All state sits behind one
- * short lock that is never held while callbacks run.
+ * short lock that is never held while callbacks run; the getters ({@link #totalTokens()},
+ * {@link #borrowedTokens()}, {@link #availableTokens()}, {@link #tasksWaiting()}) read without it.
  */
 public final class CapacityLimiter {
 
@@ -83,9 +86,42 @@ public final class CapacityLimiter {
     /** Withdrawn entries are swept out once there are this many and more than live ones. */
     private static final int SWEEP_THRESHOLD = 64;
 
+    // The counters that gauges poll are written under the lock with opaque stores (a plain store on
+    // common hardware) and read without the lock with opaque loads: a reading never waits for the
+    // lock the loop and the workers contend for, and never sees a torn or stale-forever value.
+    private static final VarHandle TOTAL_TOKENS;
+    private static final VarHandle BORROWED;
+    private static final VarHandle AVAILABLE;
+    private static final VarHandle WAITING;
+    private static final VarHandle ACQUISITIONS;
+    private static final VarHandle WAITED_ACQUISITIONS;
+    private static final VarHandle WAIT_NANOS;
+    private static final VarHandle QUEUE_CHANGED_NANOS;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            TOTAL_TOKENS = lookup.findVarHandle(CapacityLimiter.class, "totalTokens", int.class);
+            BORROWED = lookup.findVarHandle(CapacityLimiter.class, "borrowed", int.class);
+            AVAILABLE = lookup.findVarHandle(CapacityLimiter.class, "available", int.class);
+            WAITING = lookup.findVarHandle(CapacityLimiter.class, "waiting", int.class);
+            ACQUISITIONS = lookup.findVarHandle(CapacityLimiter.class, "acquisitions", long.class);
+            WAITED_ACQUISITIONS = lookup.findVarHandle(CapacityLimiter.class, "waitedAcquisitions", long.class);
+            WAIT_NANOS = lookup.findVarHandle(CapacityLimiter.class, "waitNanos", long.class);
+            QUEUE_CHANGED_NANOS = lookup.findVarHandle(CapacityLimiter.class, "queueChangedNanos", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private int totalTokens;
     /** Every token out: the borrowers in {@link #borrowers} plus the waiters held in slots. */
     private int borrowed;
+    /**
+     * {@code totalTokens - borrowed}, kept as a field of its own so that {@link #availableTokens()}
+     * is one read: subtracting two lock-free reads could give a value the limiter never had.
+     */
+    private int available;
     /** Borrowers that are not waiters holding as themselves: tasks and explicit borrower objects. */
     private final HashSet<Object> borrowers = new HashSet<>();
     /**
@@ -121,6 +157,7 @@ public final class CapacityLimiter {
      */
     public CapacityLimiter(int totalTokens) {
         this.totalTokens = requireTotal(totalTokens, "totalTokens");
+        this.available = totalTokens;
         this.name = null;
     }
 
@@ -139,12 +176,25 @@ public final class CapacityLimiter {
             throw new IllegalArgumentException("name must not be blank (was \"" + name + "\")");
         }
         this.totalTokens = requireTotal(totalTokens, "totalTokens");
+        this.available = totalTokens;
         this.name = name;
     }
 
     /** The name given at construction, or null for an unnamed limiter. Any thread. */
     public @Nullable String name() {
         return name;
+    }
+
+    /** Under the lock: sets the borrowed count and the available count with it, for lock-free readers. */
+    private void setBorrowed(int value) {
+        BORROWED.setOpaque(this, value);
+        AVAILABLE.setOpaque(this, totalTokens - value);
+    }
+
+    /** Under the lock: sets the total and the available count with it, for lock-free readers. */
+    private void setTotal(int value) {
+        TOTAL_TOKENS.setOpaque(this, value);
+        AVAILABLE.setOpaque(this, value - borrowed);
     }
 
     static int requireTotal(int tokens, String name) {
@@ -154,8 +204,12 @@ public final class CapacityLimiter {
         return tokens;
     }
 
-    public synchronized int totalTokens() {
-        return totalTokens;
+    /**
+     * The current total. Any thread; lock-free (an opaque read of a field written under the lock), so
+     * a gauge may poll it without contending with the loop and the workers.
+     */
+    public int totalTokens() {
+        return (int) TOTAL_TOKENS.getOpaque(this);
     }
 
     /**
@@ -167,7 +221,7 @@ public final class CapacityLimiter {
         requireTotal(totalTokens, "totalTokens");
         Waiter next;
         synchronized (this) {
-            this.totalTokens = totalTokens;
+            setTotal(totalTokens);
             next = grantOldest(NO_TIME);
         }
         while (next != null) {
@@ -178,13 +232,26 @@ public final class CapacityLimiter {
         }
     }
 
-    public synchronized int borrowedTokens() {
-        return borrowed;
+    /** Tokens held now (may exceed the total right after it was lowered). Any thread; lock-free. */
+    public int borrowedTokens() {
+        return (int) BORROWED.getOpaque(this);
     }
 
-    /** {@code totalTokens - borrowedTokens}; negative while the limiter is over-subscribed. */
-    public synchronized int availableTokens() {
-        return totalTokens - borrowed;
+    /**
+     * {@code totalTokens - borrowedTokens}; negative while the limiter is over-subscribed. Any thread;
+     * lock-free: one read of a count kept with the other two under the lock, so the value is one the
+     * limiter really had (the three getters are each exact, not one snapshot together).
+     */
+    public int availableTokens() {
+        return (int) AVAILABLE.getOpaque(this);
+    }
+
+    /**
+     * Acquirers queued for a token now ({@link CapacityLimiterStatistics#tasksWaiting()}). Any thread;
+     * lock-free.
+     */
+    public int tasksWaiting() {
+        return (int) WAITING.getOpaque(this);
     }
 
     /** Acquires a token for the current task, waiting if necessary. Loop thread only. */
@@ -219,8 +286,8 @@ public final class CapacityLimiter {
             }
             if (waiting == 0 && borrowed < totalTokens) {
                 borrowers.add(borrower);
-                borrowed++;
-                acquisitions++;
+                setBorrowed(borrowed + 1);
+                ACQUISITIONS.setOpaque(this, acquisitions + 1);
             } else {
                 queuedBorrowers.add(borrower);
                 enqueue(promise, NO_TIME);
@@ -261,8 +328,8 @@ public final class CapacityLimiter {
                 throw new WouldBlockException("no token free in " + describeLocked());
             }
             borrowers.add(borrower);
-            borrowed++;
-            acquisitions++;
+            setBorrowed(borrowed + 1);
+            ACQUISITIONS.setOpaque(this, acquisitions + 1);
         }
     }
 
@@ -276,7 +343,7 @@ public final class CapacityLimiter {
         synchronized (this) {
             if (waiting == 0 && borrowed < totalTokens && waiter.claim()) {
                 hold(waiter);
-                acquisitions++;
+                ACQUISITIONS.setOpaque(this, acquisitions + 1);
                 return true;
             }
             enqueue(waiter, now);
@@ -304,7 +371,7 @@ public final class CapacityLimiter {
                 throw new IllegalStateException("borrower " + borrower + " isn't holding any of this "
                         + "CapacityLimiter's tokens");
             }
-            borrowed--;
+            setBorrowed(borrowed - 1);
             next = grantOldest(now);
         }
         grantOutsideLock(next);
@@ -329,7 +396,7 @@ public final class CapacityLimiter {
             slot.holder = null;
             slot.nextFree = freeSlots;
             freeSlots = slot;
-            borrowed--;
+            setBorrowed(borrowed - 1);
             next = grantOldest(now);
         }
         grantOutsideLock(next);
@@ -361,7 +428,7 @@ public final class CapacityLimiter {
                 return false;
             }
             queueChanging(NO_TIME);
-            waiting--;
+            WAITING.setOpaque(this, waiting - 1);
             int withdrawn = queued - waiting;
             if (withdrawn >= SWEEP_THRESHOLD && withdrawn > waiting) {
                 sweepWithdrawn();
@@ -380,7 +447,7 @@ public final class CapacityLimiter {
         }
         tail = waiter;
         queued++;
-        waiting++;
+        WAITING.setOpaque(this, waiting + 1);
     }
 
     /** Unlinks every withdrawn entry. Under the lock. */
@@ -422,7 +489,7 @@ public final class CapacityLimiter {
             slot.holder = waiter;
             waiter.limiterLink(slot);
         }
-        borrowed++;
+        setBorrowed(borrowed + 1);
     }
 
     /**
@@ -442,10 +509,10 @@ public final class CapacityLimiter {
             queued--;
             if (w.claim()) {
                 queueChanging(now);
-                waiting--;
+                WAITING.setOpaque(this, waiting - 1);
                 hold(w);
-                acquisitions++;
-                waitedAcquisitions++;
+                ACQUISITIONS.setOpaque(this, acquisitions + 1);
+                WAITED_ACQUISITIONS.setOpaque(this, waitedAcquisitions + 1);
                 return w;
             }
             // Withdrawn: already counted out of waiting.
@@ -470,9 +537,9 @@ public final class CapacityLimiter {
         Waiter next;
         synchronized (this) {
             borrowers.remove(borrower);
-            borrowed--;
-            acquisitions--;
-            waitedAcquisitions--;
+            setBorrowed(borrowed - 1);
+            ACQUISITIONS.setOpaque(this, acquisitions - 1);
+            WAITED_ACQUISITIONS.setOpaque(this, waitedAcquisitions - 1);
             next = grantOldest(NO_TIME);
         }
         grantOutsideLock(next);
@@ -487,8 +554,8 @@ public final class CapacityLimiter {
         long t = now == NO_TIME ? System.nanoTime() : now;
         long elapsed = t - queueChangedNanos;
         if (elapsed > 0) {
-            waitNanos += waiting * elapsed;
-            queueChangedNanos = t;
+            WAIT_NANOS.setOpaque(this, waitNanos + waiting * elapsed);
+            QUEUE_CHANGED_NANOS.setOpaque(this, t);
         }
     }
 
@@ -501,7 +568,29 @@ public final class CapacityLimiter {
         return task;
     }
 
-    /** An immutable snapshot. Any thread. */
+    /**
+     * The counters of {@link #statistics()} without the borrowers list, read without the lock (each
+     * counter exact, the set of them not one instant); {@code totalWaitTime} is brought up to now
+     * from the queue length. For gauges and {@link EventLoop#statistics()}. Any thread.
+     */
+    CapacityLimiterStatistics counters() {
+        int total = totalTokens();
+        int held = borrowedTokens();
+        int free = availableTokens();
+        int queuedNow = tasksWaiting();
+        long waited = (long) WAIT_NANOS.getOpaque(this);
+        long since = System.nanoTime() - (long) QUEUE_CHANGED_NANOS.getOpaque(this);
+        if (queuedNow > 0 && since > 0) {
+            waited += queuedNow * since;
+        }
+        return new CapacityLimiterStatistics(name, total, held, free, queuedNow, List.of(),
+                (long) ACQUISITIONS.getOpaque(this), (long) WAITED_ACQUISITIONS.getOpaque(this), Duration.ofNanos(waited));
+    }
+
+    /**
+     * An immutable snapshot, borrowers included. Any thread; takes the limiter's lock briefly (to copy
+     * the borrowers), so pollers that need only the counts should use the lock-free getters.
+     */
     public synchronized CapacityLimiterStatistics statistics() {
         queueChanging(NO_TIME);
         List<Object> holders = new ArrayList<>(borrowed);

@@ -136,6 +136,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     final long callerSpinNanos;
     final long callerMaxSpinNanos;
     final OffloadCounters offloads = new OffloadCounters();
+    /** The listeners; each reporting point reads them once and does nothing more when there are none. */
+    final LoopListeners listeners;
 
     private volatile @Nullable Thread thread;
     private volatile int state = NEW;
@@ -197,7 +199,8 @@ public final class EventLoop implements Executor, AutoCloseable {
         this.callerMaxSpinNanos = config.callerMaxSpinNanos;
         this.workers = new WorkerPool(config.workerNamePrefix != null ? config.workerNamePrefix : name + "-worker-",
                 config.workerIdleTimeout, config.virtualWorkers, config.workerSpinNanos, this::reportUncaught);
-        this.blockedProbe = new BlockedLoopDetector.Probe(this, config.blockedLoopThreshold, config.listener);
+        this.listeners = new LoopListeners(name, this.config.listeners);
+        this.blockedProbe = new BlockedLoopDetector.Probe(this, config.blockedLoopThreshold);
     }
 
     /** A builder for a loop with non-default settings. */
@@ -791,16 +794,10 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     void reportUncaught(Throwable t) {
         callbackFailures.increment();
-        EventLoopListener listener = config.listener;
-        if (listener != null) {
-            try {
-                listener.onUncaughtException(this, t);
-                return;
-            } catch (Throwable ignored) {
-                // fall through to the log
-            }
-        }
         LOG.log(System.Logger.Level.ERROR, "Uncaught exception in a callback on event loop " + name, t);
+        if (listeners.any()) {
+            listeners.uncaught(this, t);
+        }
     }
 
     private void park() {
@@ -1323,7 +1320,12 @@ public final class EventLoop implements Executor, AutoCloseable {
     // ---------------------------------------------------------------------------------------------
     // Observability
 
-    /** An immutable snapshot of the loop's state and counters. Any thread; no locks on the loop. */
+    /**
+     * An immutable snapshot of the loop's state and counters. Any thread; takes no lock that the
+     * loop or its workers use (the default limiter's counters are read without its lock, so its
+     * {@linkplain CapacityLimiterStatistics#borrowers() borrowers} are left out: see
+     * {@link CapacityLimiter#statistics()} for them).
+     */
     public EventLoopStatistics statistics() {
         WorkerPool.CallCounts calls = workers.callCounts();
         return new EventLoopStatistics(name, state == RUNNING || state == DRAINING, state == TERMINATED, liveTasks.size(),
@@ -1332,7 +1334,51 @@ public final class EventLoop implements Executor, AutoCloseable {
                 blockedProbe.longestBlock(), new WorkerPoolStatistics(workers.liveThreads(), workers.idleThreads(),
                         calls.running(), offloads.abandonedRunning(), workers.createdThreads(),
                         workers.retiredThreads(), workers.isVirtual()),
-                offloads.snapshot(calls), defaultLimiter.statistics());
+                offloads.snapshot(calls), defaultLimiter.counters());
+    }
+
+    /**
+     * How long the loop thread has been running its current callback, if that is longer than the
+     * {@linkplain Builder#blockedLoopThreshold blocked-loop threshold}; {@link Duration#ZERO} when the
+     * loop is healthy: idle, between callbacks, in a callback shorter than the threshold, stopped,
+     * or when the detector is off (threshold zero). For a health check or a gauge.
+     *
+     * <p>The reading comes from the blocked-loop watchdog's samples, so it starts up to one check
+     * interval (half the threshold, at least 10 ms and at most 1 s) after the callback
+     * began and may trail it by that much; it drops to zero as soon as the loop moves on, without
+     * waiting for a check. Any thread; lock-free and allocation-free (two volatile reads and a clock
+     * read).
+     */
+    public Duration blockedFor() {
+        long nanos = blockedProbe.blockedForNanos();
+        return nanos <= 0 ? Duration.ZERO : Duration.ofNanos(nanos);
+    }
+
+    /**
+     * Registers {@code listener} for this loop's events from now on; see {@link EventLoopListener}.
+     * Any thread, any time (also after the loop stopped, when no more events come). It never waits
+     * for the loop or its workers: registrations are ordered by a short private lock that no
+     * reporting thread takes, and interrupts are neither checked nor cleared. Adding the same
+     * listener twice registers it twice (it then receives each event twice). Events being delivered
+     * while this runs may or may not reach it.
+     *
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public void addListener(EventLoopListener listener) {
+        listeners.add(listener);
+    }
+
+    /**
+     * Unregisters {@code listener} (its most recent registration, if it was added more than once).
+     * Any thread, any time; blocks as {@link #addListener} does (never on the loop). Once this
+     * returns, events reported afterwards do not reach it; a delivery already running on another
+     * thread may still finish.
+     *
+     * @return whether the listener was registered
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public boolean removeListener(EventLoopListener listener) {
+        return listeners.remove(listener);
     }
 
     /** The tasks running on this loop, oldest first, with names and ages. Any thread. */
@@ -1387,7 +1433,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         private Duration blockedLoopThreshold = Duration.ofSeconds(2);
         private Duration shutdownTimeout = Duration.ofSeconds(30);
         private boolean daemon;
-        private @Nullable EventLoopListener listener;
+        private final List<EventLoopListener> listeners = new ArrayList<>();
 
         /**
          * @throws IllegalArgumentException if a {@code portal.*.spinNanos} system property is set to
@@ -1449,7 +1495,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             b.blockedLoopThreshold = blockedLoopThreshold;
             b.shutdownTimeout = shutdownTimeout;
             b.daemon = daemon;
-            b.listener = listener;
+            b.listeners.addAll(listeners);
             return b;
         }
 
@@ -1608,9 +1654,15 @@ public final class EventLoop implements Executor, AutoCloseable {
             return this;
         }
 
-        /** Receives blocked-loop reports and uncaught callback exceptions. */
+        /**
+         * Adds a listener for the loop's events (see {@link EventLoopListener}); each call adds one
+         * more. More may be added and removed while the loop runs with
+         * {@link EventLoop#addListener} and {@link EventLoop#removeListener}.
+         *
+         * @throws NullPointerException if {@code listener} is null
+         */
         public Builder listener(EventLoopListener listener) {
-            this.listener = Objects.requireNonNull(listener, "listener must not be null");
+            this.listeners.add(Objects.requireNonNull(listener, "listener must not be null"));
             return this;
         }
 

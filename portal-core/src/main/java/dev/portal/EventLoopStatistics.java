@@ -17,7 +17,8 @@ import java.time.Duration;
  * @param longestBlock the longest stall the detector observed
  * @param workers the worker pool
  * @param offloads {@link ToThread#runSync} calls by outcome and cancellations by kind
- * @param defaultLimiter the loop's default limiter
+ * @param defaultLimiter the loop's default limiter's counters, read without its lock; its
+ *        {@code borrowers} list is left empty (see {@link CapacityLimiter#statistics()} for it)
  */
 public record EventLoopStatistics(String name, boolean running, boolean terminated, int tasks, long callbacksRun,
         long callbackFailures, Duration lastTimerLag, Duration maxTimerLag, long blockedEvents, Duration longestBlock,

@@ -102,7 +102,12 @@ public final class FromThread {
         }
         CancelScope scope = job.scope;
         if (scope.cancelled) {
-            job.loop.offloads.checkCancelledRaised.increment();
+            EventLoop loop = job.loop;
+            loop.offloads.checkCancelledRaised.increment();
+            if (loop.listeners.any()) {
+                loop.listeners.cancellation(new CancellationEvent(loop.name(), CancellationKind.CHECK_CANCELLED,
+                        job.mode(), job.options.name()));
+            }
             throw scope.newCancelledException();
         }
     }

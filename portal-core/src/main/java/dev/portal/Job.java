@@ -33,7 +33,7 @@ import org.jspecify.annotations.Nullable;
  * first while the promise is cancelling completes it with the cancellation; the other one, or the
  * only one, reports the outcome and settles the promise if it is still pending.
  */
-final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter {
+class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter {
 
     static final int WAITING = 0;
     static final int STARTING = 1;
@@ -69,13 +69,41 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     private boolean countedAbandonedRunning;
 
     /** A call from the loop's current task and scope. Loop thread only. */
-    Job(EventLoop loop, Callable<T> fn, RunSyncOptions options) {
+    private Job(EventLoop loop, Callable<T> fn, RunSyncOptions options) {
         super(loop, loop.frame.currentTask, loop.frame.currentScope);
         this.fn = fn;
         this.options = options;
         LoopTask host = task;
         this.locals = host != null ? host.locals : Locals.EMPTY;
         this.threadLocals = loop.threadContext.capture();
+    }
+
+    /**
+     * A call made while the loop has listeners: an {@link Observed} one, which keeps the clock
+     * readings for its {@link OffloadEvent}; otherwise a plain one, which reads no clock and is no
+     * bigger for it (100 000 queued calls cost no more with events possible). Loop thread only.
+     */
+    static <T> Job<T> create(EventLoop loop, Callable<T> fn, RunSyncOptions options) {
+        return loop.listeners.any() ? new Observed<>(loop, fn, options) : new Job<>(loop, fn, options);
+    }
+
+    /** Clock readings for the call's {@link OffloadEvent}; null when the loop had no listener at the call. */
+    @Nullable OffloadObservation observation() {
+        return null;
+    }
+
+    /** A call made while the loop had listeners. */
+    private static final class Observed<T> extends Job<T> {
+        private final OffloadObservation observation = new OffloadObservation(System.nanoTime());
+
+        Observed(EventLoop loop, Callable<T> fn, RunSyncOptions options) {
+            super(loop, fn, options);
+        }
+
+        @Override
+        OffloadObservation observation() {
+            return observation;
+        }
     }
 
     /** The call's cancel mode: its own, or its loop's {@linkplain EventLoop#defaultCancelMode() default}. */
@@ -132,6 +160,10 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     /** Token in hand (any thread, outside the limiter's lock): hand the function to a worker. */
     @Override
     public void granted() {
+        OffloadObservation o = observation();
+        if (o != null) {
+            o.grantedNanos = System.nanoTime();
+        }
         try {
             loop.workers.dispatch(this);
         } catch (RuntimeException | Error e) {
@@ -157,6 +189,10 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             return;
         }
         worker.countStarted();
+        OffloadObservation o = observation();
+        if (o != null) {
+            o.startNanos = System.nanoTime();
+        }
         ContextSnapshot.Scope restore = ThreadContext.apply(threadLocals);
         try {
             outcome = fn.call();
@@ -164,6 +200,9 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             outcome = t;
             outcomeIsFailure = true;
         } finally {
+            if (o != null) {
+                o.endNanos = System.nanoTime();
+            }
             ThreadContext.restore(restore);
             finishRunning(worker);
             worker.setCurrentJob(null);
@@ -218,6 +257,7 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             return;
         }
         countOutcome();
+        report();
         if (outcomeIsFailure) {
             settle(null, (Throwable) outcome);
         } else {
@@ -237,8 +277,27 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
             return;
         }
         countOutcome();
+        report();
         Throwable failure = outcomeIsFailure ? (Throwable) outcome : ran() ? null : e;
         settleWithoutContext(failure == null ? value() : null, failure);
+    }
+
+    /**
+     * Reports the call to the listeners, if it was observed, once the function has returned (or, for
+     * a call that never ran and was not reported when it was cancelled, once its worker or the
+     * stopping pool gave the token back). A cancellation's completion that runs before the
+     * worker's finds the call still running and leaves the report to the worker's.
+     */
+    private void report() {
+        OffloadObservation o = observation();
+        if (o == null) {
+            return;
+        }
+        if (ran()) {
+            o.reportRan(this, outcomeIsFailure ? (Throwable) outcome : null);
+        } else if (state == CANCELLED) {
+            o.reportNotStarted(this);
+        }
     }
 
     /** The worker counted the call itself; only an abandoned call's running count is the loop's. */
@@ -261,8 +320,12 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
     @Override
     boolean onCancelled(CancelledException e) {
         OffloadCounters c = loop.offloads;
+        OffloadObservation o = observation();
         if (state == WAITING && limiter().withdraw(this)) {
             c.cancelledBeforeStart.increment();
+            if (o != null) {
+                o.reportNotStarted(this);
+            }
             return true;
         }
         // A stop past its grace period treats every call alike (EventLoop.shutdownGracefully).
@@ -270,17 +333,26 @@ final class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.
         CancelMode mode = stopMode != null ? stopMode : mode();
         if (mode == CancelMode.SHIELD) {
             c.shielded.increment();
+            if (o != null) {
+                o.cancelled = OffloadOutcome.SHIELDED;
+            }
             return false;
         }
         if (STATE.compareAndSet(this, STARTING, CANCELLED)) {
             // Token held, worker not yet running it: the worker will skip it and free the token.
             c.cancelledBeforeStart.increment();
+            if (o != null) {
+                o.reportNotStarted(this);
+            }
             return true;
         }
         abandoned = true;
         if (state != DONE) {
             countedAbandonedRunning = true;
             c.abandonedRunning.increment();
+        }
+        if (o != null) {
+            o.cancelled = mode == CancelMode.INTERRUPT ? OffloadOutcome.INTERRUPTED : OffloadOutcome.ABANDONED;
         }
         if (mode == CancelMode.INTERRUPT) {
             c.interrupted.increment();

@@ -68,9 +68,13 @@ public final class ToThread {
         Objects.requireNonNull(fn, "fn must not be null");
         Objects.requireNonNull(options, "options must not be null");
         EventLoop loop = EventLoop.requireCurrent("ToThread.runSync");
-        Job<T> job = new Job<>(loop, fn, options);
+        Job<T> job = Job.create(loop, fn, options);
         if (!job.arm()) {
             loop.offloads.cancelledBeforeStart.increment();
+            OffloadObservation o = job.observation();
+            if (o != null) {
+                o.reportNotStarted(job);
+            }
             return job;
         }
         if (job.limiter().acquireOrEnqueue(job, loop.frame.turnNanos)) {

@@ -1077,6 +1077,93 @@ class CapacityLimiterTest {
         }
     }
 
+    // ---------------------------------------------------------------------------------------------
+    // Gauges read without the lock
+
+    @Test
+    void theGaugeReadingsAndTheLoopsStatisticsDoNotWaitForTheLimitersLock() throws Exception {
+        try (BlockingPortal portal = BlockingPortal.start(EventLoop.builder().name("lock-free-gauges").daemon(true)
+                .defaultThreadLimit(2))) {
+            CapacityLimiter limiter = portal.eventLoop().defaultThreadLimiter();
+            CountDownLatch holding = new CountDownLatch(2);
+            CountDownLatch release = new CountDownLatch(1);
+            List<CompletableFuture<String>> calls = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                calls.add(portal.startTaskSoon(() -> ToThread.runSync(() -> {
+                    holding.countDown();
+                    await(release);
+                    return "done";
+                })));
+            }
+            await(holding);
+            org.awaitility.Awaitility.await().atMost(BOUND).until(() -> limiter.tasksWaiting() == 1);
+
+            // Another thread holds the limiter's monitor: every reading below must still return.
+            CountDownLatch locked = new CountDownLatch(1);
+            CountDownLatch unlock = new CountDownLatch(1);
+            Thread holder = new Thread(() -> {
+                synchronized (limiter) {
+                    locked.countDown();
+                    await(unlock);
+                }
+            }, "limiter-lock-holder");
+            holder.start();
+            try {
+                await(locked);
+                CompletableFuture<EventLoopStatistics> stats = CompletableFuture.supplyAsync(() -> {
+                    assertThat(limiter.totalTokens()).isEqualTo(2);
+                    assertThat(limiter.borrowedTokens()).isEqualTo(2);
+                    assertThat(limiter.availableTokens()).isZero();
+                    assertThat(limiter.tasksWaiting()).isEqualTo(1);
+                    return portal.eventLoop().statistics();
+                });
+                EventLoopStatistics snapshot = stats.get(BOUND.toSeconds(), TimeUnit.SECONDS);
+                assertThat(snapshot.defaultLimiter().borrowedTokens()).isEqualTo(2);
+                assertThat(snapshot.defaultLimiter().tasksWaiting()).isEqualTo(1);
+                assertThat(snapshot.defaultLimiter().acquisitions()).isEqualTo(2);
+                assertThat(snapshot.defaultLimiter().borrowers()).as("left out: they need the lock").isEmpty();
+                assertThat(holder.isAlive()).as("the lock was held throughout").isTrue();
+            } finally {
+                unlock.countDown();
+                holder.join(BOUND.toMillis());
+                release.countDown();
+            }
+            for (CompletableFuture<String> call : calls) {
+                assertThat(call.get(BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo("done");
+            }
+            assertThat(limiter.borrowedTokens()).isZero();
+            assertThat(limiter.tasksWaiting()).isZero();
+            CapacityLimiterStatistics after = portal.eventLoop().statistics().defaultLimiter();
+            assertThat(after.acquisitions()).isEqualTo(3);
+            assertThat(after.waitedAcquisitions()).isEqualTo(1);
+            assertThat(after.totalWaitTime()).isPositive();
+        }
+    }
+
+    @Test
+    void lockFreeReadingsAgreeWithTheLockedSnapshotWhenTheLimiterIsQuiet() throws Exception {
+        CapacityLimiter limiter = new CapacityLimiter("quiet", 3);
+        Random random = new Random(12);
+        List<Object> held = new ArrayList<>();
+        for (int round = 0; round < 500; round++) {
+            if (random.nextBoolean() && limiter.availableTokens() > 0) {
+                Object b = new Object();
+                limiter.acquireOnBehalfOfNowait(b);
+                held.add(b);
+            } else if (!held.isEmpty()) {
+                limiter.releaseOnBehalfOf(held.remove(random.nextInt(held.size())));
+            }
+            if (round % 97 == 0) {
+                limiter.setTotalTokens(2 + random.nextInt(3));
+            }
+            CapacityLimiterStatistics locked = limiter.statistics();
+            assertThat(limiter.totalTokens()).isEqualTo(locked.totalTokens());
+            assertThat(limiter.borrowedTokens()).isEqualTo(locked.borrowedTokens()).isEqualTo(held.size());
+            assertThat(limiter.availableTokens()).isEqualTo(locked.availableTokens());
+            assertThat(limiter.tasksWaiting()).isEqualTo(locked.tasksWaiting()).isZero();
+        }
+    }
+
     private static <T> java.util.function.BiConsumer<T, Throwable> complete(CompletableFuture<T> target) {
         return (v, e) -> {
             if (e != null) {
