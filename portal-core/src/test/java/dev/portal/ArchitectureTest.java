@@ -5,6 +5,7 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
 import java.lang.reflect.Modifier;
+import java.util.concurrent.TimeUnit;
 
 import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
@@ -16,13 +17,22 @@ import com.tngtech.archunit.lang.SimpleConditionEvent;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
-/** The layering rules of portal-core, checked on its compiled classes. */
+/**
+ * The layering rules of portal-core, checked on its compiled classes. Reading the classes and
+ * checking the rules is CPU and disk work with nothing to wait for, which a busy machine slows
+ * past the 60 s every other test gets (the import alone took over 60 s with both cores taken), so
+ * this class gets five minutes.
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class ArchitectureTest {
 
     private static JavaClasses core;
 
+    /** A class-level timeout does not reach lifecycle methods, so the import states its own. */
     @BeforeAll
+    @Timeout(value = 5, unit = TimeUnit.MINUTES)
     static void importCore() {
         core = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
                 .importPackages("dev.portal");

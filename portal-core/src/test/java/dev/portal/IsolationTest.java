@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -155,40 +154,60 @@ class IsolationTest {
                 + workerNames.size() + " pooled workers and the loop thread checked clean afterwards");
     }
 
-    /** Occupies every live worker at once (a barrier) and checks that none carries a value. */
+    /**
+     * Occupies every live worker at once (a barrier) and checks that none carries a value. Each
+     * round first waits until every worker is parked, so the round's calls wake them; a wake-up
+     * racing with a dispatch may still start a fresh thread that takes one of the calls and leaves
+     * an old worker out, which the next round then checks.
+     */
     private Set<String> nothingIsLeftOnTheWorkers() throws Exception {
-        EventLoop loop = portal.eventLoop();
-        int live = loop.statistics().workers().live();
-        assertThat(live).isBetween(1, WORKERS + 1);
-        CyclicBarrier allBusy = new CyclicBarrier(WORKERS);
+        List<Thread> served = liveWorkers();
+        assertThat(served).as("workers that served the calls").isNotEmpty();
         Map<String, String> seen = new ConcurrentHashMap<>();
-        List<Object> dirty = portal.call(() -> TaskGroup.open(tg -> {
-            List<Object> found = java.util.Collections.synchronizedList(new ArrayList<>());
-            for (int i = 0; i < WORKERS; i++) {
-                tg.startSoon(() -> ToThread.runSync(() -> {
-                    allBusy.await(30, TimeUnit.SECONDS);
-                    Map<String, String> mdc = MDC.getCopyOfContextMap();
-                    if (mdc != null && !mdc.isEmpty()) {
-                        found.add(Thread.currentThread().getName() + " MDC " + mdc);
-                    }
-                    if (REQUEST.get() != null) {
-                        found.add(Thread.currentThread().getName() + " task-local " + REQUEST.get());
-                    }
-                    seen.put(Thread.currentThread().getName(), "checked");
-                    return null;
-                }));
-            }
-            return Async.sleep(Duration.ZERO).thenApply(v -> found);
-        }));
+        List<Object> dirty = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (int round = 0; round < 10 && !allCheckedOrGone(served, seen.keySet()); round++) {
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30))
+                    .until(() -> liveWorkers().stream().allMatch(Workers::parkedIdle));
+            int parties = liveWorkers().size();
+            CyclicBarrier allBusy = new CyclicBarrier(parties);
+            CapacityLimiter onePerWorker = new CapacityLimiter(parties);
+            portal.call(() -> TaskGroup.open(tg -> {
+                for (int i = 0; i < parties; i++) {
+                    tg.startSoon(() -> ToThread.runSync(() -> {
+                        allBusy.await(30, TimeUnit.SECONDS);
+                        Map<String, String> mdc = MDC.getCopyOfContextMap();
+                        if (mdc != null && !mdc.isEmpty()) {
+                            dirty.add(Thread.currentThread().getName() + " MDC " + mdc);
+                        }
+                        if (REQUEST.get() != null) {
+                            dirty.add(Thread.currentThread().getName() + " task-local " + REQUEST.get());
+                        }
+                        seen.put(Thread.currentThread().getName(), "checked");
+                        return null;
+                    }, onePerWorker));
+                }
+                return Async.sleep(Duration.ZERO);
+            }));
+        }
         assertThat(dirty).as("values left on pooled workers").isEmpty();
-        assertThat(seen).hasSize(WORKERS);
-        assertThat(seen.keySet()).as("every worker that served the calls was checked")
-                .containsAll(new HashSet<>(liveWorkerNames()));
+        // a worker that retired on its idle timeout meanwhile took its thread-locals with it
+        assertThat(allCheckedOrGone(served, seen.keySet())).as("every worker that served the calls was checked: %s",
+                seen.keySet()).isTrue();
         return seen.keySet();
     }
 
-    private List<String> liveWorkerNames() {
-        return StressTest.liveThreadsNamed("isolation-loop-worker-");
+    private static boolean allCheckedOrGone(List<Thread> workers, Set<String> checked) {
+        return workers.stream().allMatch(t -> checked.contains(t.getName()) || !t.isAlive());
+    }
+
+    private static List<Thread> liveWorkers() {
+        List<Thread> workers = new ArrayList<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.isAlive() && t.getName().startsWith("isolation-loop-worker-")) {
+                workers.add(t);
+            }
+        }
+        return workers;
     }
 
     private void nothingIsLeftOnTheLoopThread() throws Exception {

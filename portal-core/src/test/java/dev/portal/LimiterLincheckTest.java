@@ -8,6 +8,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.TimeUnit;
 
 import org.jetbrains.lincheck.datastructures.IntGen;
 import org.jetbrains.lincheck.datastructures.ManagedStrategyGuaranteeKt;
@@ -18,6 +19,7 @@ import org.jetbrains.lincheck.datastructures.StressOptions;
 import org.jetbrains.lincheck.datastructures.ThreadIdGen;
 import org.jetbrains.lincheck.datastructures.Validate;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * Model-checks {@link CapacityLimiter}'s any-thread operations with Lincheck: every concurrent
@@ -25,7 +27,13 @@ import org.junit.jupiter.api.Test;
  * sequential order, and so must the FIFO queue that {@link ToThread#runSync} uses (enqueue, grant
  * on release or resize from any thread, cancellation racing with the grant). The loop-bound async
  * acquire is covered by {@link StressTest}.
+ *
+ * <p>Each check is a fixed amount of CPU work, so its wall time is the machine's to decide: with
+ * both cores busy one took 148 s, against the 60 s every other test gets. Lincheck itself reports
+ * a deadlock or livelock in the code under test, so the JUnit limit only has to catch a stuck
+ * run, and these tests get ten minutes.
  */
+@Timeout(value = 10, unit = TimeUnit.MINUTES)
 class LimiterLincheckTest {
 
     static final int MC_ITERATIONS = Integer.getInteger("portal.lincheck.iterations", 10);

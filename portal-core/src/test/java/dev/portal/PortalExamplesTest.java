@@ -116,8 +116,13 @@ class PortalExamplesTest {
     // ---------------------------------------------------------------------------------------------
     // Spawning tasks from worker threads
 
-    private static CompletionStage<String> longRunningTask(int index, List<String> output) {
-        return Async.sleep(UNIT).thenCompose(v -> {
+    /**
+     * The page's task. It starts its clock when {@code go} is set, so that all four start in one
+     * loop turn however far apart the test thread submits them: the page's order of output relies
+     * on the tasks starting within one {@link #UNIT} of each other.
+     */
+    private static CompletionStage<String> longRunningTask(int index, List<String> output, Event go) {
+        return go.await().thenCompose(v -> Async.sleep(UNIT)).thenCompose(v -> {
             output.add("Task " + index + " running...");
             return Async.sleep(UNIT.multipliedBy(index));
         }).thenApply(v -> "Task " + index + " return value");
@@ -140,10 +145,15 @@ class PortalExamplesTest {
     @Test
     void startTaskSoonFuturesCompleteAsTheirTasksEnd() throws Exception {
         List<String> output = Collections.synchronizedList(new ArrayList<>());
+        Event go = new Event();
         try (BlockingPortal portal = BlockingPortal.start()) {
             List<CompletableFuture<String>> futures = IntStream.rangeClosed(1, 4)
-                    .mapToObj(i -> portal.startTaskSoon(() -> longRunningTask(i, output)))
+                    .mapToObj(i -> portal.startTaskSoon(() -> longRunningTask(i, output, go)))
                     .collect(Collectors.toList());
+            portal.callSync(() -> {
+                go.set();
+                return null;
+            });
             for (CompletableFuture<String> future : asCompleted(futures)) {
                 output.add(future.get());
             }
@@ -156,12 +166,17 @@ class PortalExamplesTest {
     @Test
     void cancellingAStartTaskSoonFutureCancelsItsTask() throws Exception {
         List<String> output = Collections.synchronizedList(new ArrayList<>());
+        Event go = new Event();
         try (BlockingPortal portal = BlockingPortal.start()) {
             List<CompletableFuture<String>> futures = IntStream.rangeClosed(1, 4)
-                    .mapToObj(i -> portal.startTaskSoon(() -> longRunningTask(i, output)))
+                    .mapToObj(i -> portal.startTaskSoon(() -> longRunningTask(i, output, go)))
                     .collect(Collectors.toList());
             CompletableFuture<String> fourth = futures.get(3);
             assertThat(fourth.cancel(true)).isTrue();
+            portal.callSync(() -> {
+                go.set();
+                return null;
+            });
 
             List<CompletableFuture<String>> inOrder = asCompleted(futures);
             assertThat(inOrder.get(0)).isSameAs(fourth).isCancelled();

@@ -3,6 +3,7 @@ package dev.portal;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import org.jetbrains.lincheck.datastructures.ManagedStrategyGuaranteeKt;
 import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
@@ -12,13 +13,20 @@ import org.jetbrains.lincheck.datastructures.StressOptions;
 import org.jetbrains.lincheck.datastructures.ThreadIdGen;
 import org.jetbrains.lincheck.datastructures.Validate;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * Checks {@link BlockingPortalProvider}'s reference counting with Lincheck, on real portals: each
  * first lease starts a portal through a factory around {@link BlockingPortal#start(EventLoop.Builder)},
  * leases share it, the last close stops it (and its loop), a second close of a lease is rejected,
  * and a held lease's portal is always running. The sequential specification is a counter model.
+ *
+ * <p>Each check is a fixed amount of CPU work, so its wall time is the machine's to decide: with
+ * both cores busy one took 148 s, against the 60 s every other test gets. Lincheck itself reports
+ * a deadlock or livelock in the code under test, so the JUnit limit only has to catch a stuck
+ * run, and these tests get ten minutes.
  */
+@Timeout(value = 10, unit = TimeUnit.MINUTES)
 @Param(name = "thread", gen = ThreadIdGen.class)
 public class ProviderLincheckTest {
 

@@ -44,9 +44,16 @@ class TaskGroupTest {
     void theGroupCompletesAfterItsBodyAndEveryTask() throws Exception {
         List<String> log = new ArrayList<>();
 
+        Event fastDone = new Event();
+
         String result = EventLoop.run(() -> TaskGroup.open(tg -> {
-            tg.startSoon(() -> Async.sleep(Duration.ofMillis(60)).thenRun(() -> log.add("slow task")));
-            tg.startSoon(() -> Async.sleep(Duration.ofMillis(20)).thenRun(() -> log.add("fast task")));
+            // the slow task ends after the fast one whatever the timing: it waits for it, then sleeps
+            tg.startSoon(() -> fastDone.await().thenCompose(v -> Async.sleep(Duration.ofMillis(40)))
+                    .thenRun(() -> log.add("slow task")));
+            tg.startSoon(() -> Async.sleep(Duration.ofMillis(20)).thenRun(() -> {
+                log.add("fast task");
+                fastDone.set();
+            }));
             log.add("body");
             return CompletableFuture.completedFuture("body value");
         }).thenApply(v -> {

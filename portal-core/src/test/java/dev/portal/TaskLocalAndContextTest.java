@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.micrometer.context.ContextRegistry;
 
@@ -271,16 +272,20 @@ class TaskLocalAndContextTest {
 
             EventLoop.run(() -> {
                 MDC.put("requestId", "first");
+                AtomicReference<Thread> firstWorker = new AtomicReference<>();
                 return ToThread.runSync(() -> {
                     MDC.put("leak", "from the first call");
+                    firstWorker.set(Thread.currentThread());
                     return Thread.currentThread().getName() + " " + MDC.get("requestId");
                 }).thenCompose(first -> {
                     seen.add(first);
                     MDC.remove("requestId");
                     MDC.put("other", "second");
-                    return ToThread.runSync(() -> Thread.currentThread().getName() + " " + MDC.get("requestId") + " "
-                            + MDC.get("leak") + " " + MDC.get("other"));
-                }).thenAccept(seen::add);
+                    // the parked worker is woken for the next call: the same thread runs it
+                    return Workers.untilParked(firstWorker.get());
+                }).thenCompose(parked -> ToThread.runSync(() -> Thread.currentThread().getName() + " "
+                        + MDC.get("requestId") + " " + MDC.get("leak") + " " + MDC.get("other")))
+                        .thenAccept(seen::add);
             });
 
             assertThat(seen).hasSize(2);
@@ -402,7 +407,9 @@ class TaskLocalAndContextTest {
 
             EventLoop.run(() -> {
                 tenant.set("acme");
+                AtomicReference<Thread> firstWorker = new AtomicReference<>();
                 return ToThread.runSync(() -> {
+                    firstWorker.set(Thread.currentThread());
                     String inWorker = tenant.get();
                     tenant.set("worker-tenant");
                     String fromLoop = FromThread.run(() -> CompletableFuture.completedFuture(tenant.get()));
@@ -410,8 +417,10 @@ class TaskLocalAndContextTest {
                 }).thenCompose(first -> {
                     seen.add(first);
                     tenant.remove();
-                    return ToThread.runSync(() -> Thread.currentThread().getName() + "|" + tenant.get());
-                }).thenAccept(seen::add);
+                    // the parked worker is woken for the next call: the same thread runs it
+                    return Workers.untilParked(firstWorker.get());
+                }).thenCompose(parked -> ToThread.runSync(() -> Thread.currentThread().getName() + "|" + tenant.get()))
+                        .thenAccept(seen::add);
             });
 
             assertThat(seen).hasSize(2);

@@ -164,6 +164,7 @@ class ToThreadTest {
     @EnumSource(value = CancelMode.class, names = {"SHIELD", "ABANDON"})
     void cancellingTheHostWhileItsWorkerRuns(CancelMode mode) throws Exception {
         Queue<String> finished = new ConcurrentLinkedQueue<>();
+        CountDownLatch hostLeft = new CountDownLatch(1);
 
         EventLoop.run(() -> {
             Event started = new Event();
@@ -173,10 +174,20 @@ class ToThreadTest {
                         started.set();
                         return null;
                     });
-                    Thread.sleep(400);
+                    if (mode == CancelMode.SHIELD) {
+                        // the cancellation arrives while the thread still works
+                        await().atMost(TIMEOUT).until(() -> tg.cancelScope().cancelCalled());
+                        Thread.sleep(200);
+                    } else {
+                        // an abandoned host leaves without waiting for the thread, however slow the loop is
+                        hostLeft.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                    }
                     finished.add("thread");
                     return null;
-                }, mode).whenComplete((v, e) -> finished.add("task")));
+                }, mode).whenComplete((v, e) -> {
+                    finished.add("task");
+                    hostLeft.countDown();
+                }));
                 return started.await().thenRun(() -> tg.cancelScope().cancel());
             });
         });
@@ -314,7 +325,7 @@ class ToThreadTest {
         }
 
         assertThat(worker).startsWith("tt-no-task-worker-");
-        await().atMost(Duration.ofSeconds(2)).until(() -> liveThreadsNamed("tt-no-task-worker-").isEmpty());
+        await().atMost(TIMEOUT).until(() -> liveThreadsNamed("tt-no-task-worker-").isEmpty());
         assertThat(loop.statistics().workers().live()).isZero();
         assertThat(loop.statistics().callbackFailures()).isZero();
         assertThat(uncaught).isEmpty();
@@ -329,7 +340,7 @@ class ToThreadTest {
             assertThat(worker).startsWith(name + "-worker-");
         }
 
-        await().atMost(Duration.ofSeconds(2)).until(() -> liveThreadsNamed("tt-consecutive-").isEmpty());
+        await().atMost(TIMEOUT).until(() -> liveThreadsNamed("tt-consecutive-").isEmpty());
     }
 
     @Test
@@ -340,7 +351,7 @@ class ToThreadTest {
             return ToThread.runSync(Thread::currentThread);
         });
 
-        await().atMost(Duration.ofSeconds(2)).until(() -> !first.isAlive());
+        await().atMost(TIMEOUT).until(() -> !first.isAlive());
         WorkerPoolStatistics pool = firstLoop.get().statistics().workers();
         assertThat(pool.live()).isZero();
         assertThat(pool.idle()).isZero();
@@ -380,7 +391,7 @@ class ToThreadTest {
         assertThat(worker.get().isAlive()).isTrue();
         assertThat(loop.get().isTerminated()).isTrue();
         gate.countDown();
-        await().atMost(Duration.ofSeconds(2)).until(() -> !worker.get().isAlive());
+        await().atMost(TIMEOUT).until(() -> !worker.get().isAlive());
         assertThat(loop.get().statistics().workers().live()).isZero();
     }
 
@@ -583,10 +594,8 @@ class ToThreadTest {
                     host.cancel();
                     return call;
                 });
-            }).thenCompose(v -> eventually("the interrupted call has returned its worker", () -> {
-                WorkerPoolStatistics pool = loop.get().statistics().workers();
-                return pool.busy() == 0 && pool.idle() == 1;
-            })).thenCompose(v -> ToThread.runSync(() -> {
+            }).thenCompose(v -> eventually("the interrupted call's worker is parked, so the next call wakes it",
+                    () -> Workers.parkedIdle(interruptedWorker.get()))).thenCompose(v -> ToThread.runSync(() -> {
                 boolean flagAtStart = Thread.currentThread().isInterrupted();
                 Throwable sleep = catchThrowable(() -> Thread.sleep(50));
                 return List.of(Thread.currentThread(), flagAtStart, String.valueOf(sleep));
@@ -930,21 +939,51 @@ class ToThreadTest {
     // ---------------------------------------------------------------------------------------------
     // Worker pool
 
+    /**
+     * A worker that finishes counts as searching before its caller hears of the result, so the
+     * caller's next call nearly always finds it; but when the worker is on its way to park as the
+     * next call comes, both it and the dispatcher may act on the call and a second thread starts.
+     * So the promise is "far fewer threads than calls", not "one thread".
+     */
     @Test
-    void sequentialCallsReuseOneWorkerThreadNamedAfterTheLoop() throws Exception {
+    void sequentialCallsRunOnWorkerThreadsNamedAfterTheLoopAndFarFewerThreadsThanCalls() throws Exception {
+        int calls = 200;
         AtomicReference<EventLoop> loop = new AtomicReference<>();
-        String loopThread = Thread.currentThread().getName();
+        AtomicReference<String> loopThread = new AtomicReference<>();
 
         List<String> names = EventLoop.builder().name("tt-reuse").run(() -> {
             loop.set(EventLoop.current());
-            return sequentially(5, i -> ToThread.runSync(() -> Thread.currentThread().getName()));
+            loopThread.set(Thread.currentThread().getName());
+            return sequentially(calls, i -> ToThread.runSync(() -> Thread.currentThread().getName()));
         });
 
-        assertThat(names).hasSize(5);
-        assertThat(new HashSet<>(names)).hasSize(1);
-        assertThat(names.get(0)).startsWith("tt-reuse-worker-").isNotEqualTo(loopThread);
-        assertThat(loop.get().statistics().workers().created()).isEqualTo(1);
-        await().atMost(Duration.ofSeconds(1)).until(() -> liveThreadsNamed("tt-reuse-worker-").isEmpty());
+        assertThat(names).hasSize(calls).allSatisfy(name -> assertThat(name).startsWith("tt-reuse-worker-"))
+                .doesNotContain(loopThread.get());
+        long created = loop.get().statistics().workers().created();
+        assertThat(created).as("worker threads created for %d sequential calls", calls).isBetween(1L, calls / 10L);
+        assertThat((long) new HashSet<>(names).size()).isLessThanOrEqualTo(created);
+        await().atMost(TIMEOUT).until(() -> liveThreadsNamed("tt-reuse-worker-").isEmpty());
+    }
+
+    @Test
+    void aWorkerParkedWhenTheNextCallComesRunsItInsteadOfANewThread() throws Exception {
+        // an idle timeout no test run reaches, so the parked worker cannot retire meanwhile
+        EventLoop loop = EventLoop.builder().name("tt-parked").workerIdleTimeout(Duration.ofHours(1)).start();
+        try {
+            Thread worker = submit(loop, () -> ToThread.runSync(Thread::currentThread))
+                    .get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            for (int call = 0; call < 20; call++) {
+                await().atMost(TIMEOUT).until(() -> Workers.parkedIdle(worker));
+                Thread next = submit(loop, () -> ToThread.runSync(Thread::currentThread))
+                        .get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                assertThat(next).as("the thread that ran call %d", call + 2).isSameAs(worker);
+            }
+            assertThat(worker.getName()).startsWith("tt-parked-worker-");
+            assertThat(loop.statistics().workers().created()).isEqualTo(1);
+        } finally {
+            loop.close();
+        }
+        await().atMost(TIMEOUT).until(() -> liveThreadsNamed("tt-parked-worker-").isEmpty());
     }
 
     @Test
@@ -1011,10 +1050,12 @@ class ToThreadTest {
 
             await().atMost(TIMEOUT).until(() -> loop.statistics().workers().live() == 0);
             WorkerPoolStatistics pool = loop.statistics().workers();
-            assertThat(pool.created()).isEqualTo(2);
-            assertThat(pool.retired()).isEqualTo(2);
+            // Two calls that meet need two threads; a dispatch racing with a worker's wake-up of the
+            // next searcher may start a third, which retires with them.
+            assertThat(pool.created()).isGreaterThanOrEqualTo(2);
+            assertThat(pool.retired()).isEqualTo(pool.created());
             assertThat(pool.idle()).isZero();
-            await().atMost(Duration.ofSeconds(2)).until(() -> liveThreadsNamed("tt-idle-worker-").isEmpty());
+            await().atMost(TIMEOUT).until(() -> liveThreadsNamed("tt-idle-worker-").isEmpty());
 
             // a call after the retirement gets a fresh worker
             assertThat(submit(loop, () -> ToThread.runSync(() -> Thread.currentThread().getName()))
