@@ -2,9 +2,6 @@ package dev.portal.spring.boot.actuate;
 
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 import dev.portal.CapacityLimiterStatistics;
 import dev.portal.EventLoop;
@@ -14,37 +11,28 @@ import org.springframework.boot.health.contributor.AbstractHealthIndicator;
 import org.springframework.boot.health.contributor.Health;
 
 /**
- * Reports the application's {@link EventLoop}: DOWN when the loop is stopping or stopped, or when
- * it has not run a fresh callback within the blocked-loop threshold (one callback is blocking it);
- * UP otherwise. Details: the loop's name and state, its tasks, its scheduling lag or how long it has
- * been blocked, its workers and its default limiter.
+ * Reports the application's {@link EventLoop}: DOWN when the loop is stopping or stopped, or while
+ * one callback has been running past the loop's blocked-loop threshold
+ * ({@link EventLoop#blockedFor()}); UP otherwise. Details: the loop's name and state, its tasks,
+ * its workers, its default limiter and, when blocked, for how long.
  */
 public final class PortalHealthIndicator extends AbstractHealthIndicator {
 
     private final EventLoop eventLoop;
 
-    private final Duration blockedThreshold;
-
     /**
-     * Creates an indicator for {@code eventLoop}.
+     * Creates an indicator for {@code eventLoop}. A loop whose blocked-loop detector is off
+     * (threshold zero) is reported by its state only.
      * @param eventLoop the loop to report
-     * @param blockedThreshold how long a probe callback may wait for the loop before the loop counts
-     * as blocked; zero only reports the loop's state
      */
-    public PortalHealthIndicator(EventLoop eventLoop, Duration blockedThreshold) {
+    public PortalHealthIndicator(EventLoop eventLoop) {
         super("Portal event loop health check failed");
         this.eventLoop = Objects.requireNonNull(eventLoop, "eventLoop must not be null");
-        Objects.requireNonNull(blockedThreshold, "blockedThreshold must not be null");
-        if (blockedThreshold.isNegative()) {
-            throw new IllegalArgumentException("blockedThreshold must be >= 0 (was " + blockedThreshold + ")");
-        }
-        this.blockedThreshold = blockedThreshold;
     }
 
     /**
-     * Checks the loop. Runs on the caller's thread (Actuator's); while the loop is blocked it waits
-     * up to the blocked-loop threshold for the probe. An interrupt ends that wait, reports DOWN and
-     * keeps the flag set.
+     * Checks the loop. Any thread (Actuator's); never waits for the loop: it reads the loop's
+     * statistics and its blocked-loop watchdog, lock-free.
      */
     @Override
     protected void doHealthCheck(Health.Builder builder) {
@@ -61,25 +49,12 @@ public final class PortalHealthIndicator extends AbstractHealthIndicator {
             builder.down();
             return;
         }
-        if (this.blockedThreshold.isZero()) {
-            builder.up();
+        Duration blockedFor = this.eventLoop.blockedFor();
+        if (!blockedFor.isZero()) {
+            builder.down().withDetail("blockedFor", blockedFor.toString());
             return;
         }
-        CompletableFuture<Duration> lag = this.eventLoop.measureLag();
-        try {
-            builder.up().withDetail("lag", lag.get(this.blockedThreshold.toNanos(), TimeUnit.NANOSECONDS).toString());
-        }
-        catch (TimeoutException blocked) {
-            lag.cancel(false);
-            builder.down().withDetail("blocked", "no callback ran for " + this.blockedThreshold);
-        }
-        catch (InterruptedException ex) {
-            Thread.currentThread().interrupt();
-            builder.down(ex);
-        }
-        catch (Exception ex) {
-            builder.down(ex);
-        }
+        builder.up();
     }
 
     static String state(EventLoopStatistics statistics) {

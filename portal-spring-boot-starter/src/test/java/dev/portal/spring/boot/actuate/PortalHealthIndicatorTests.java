@@ -13,7 +13,7 @@ import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.Status;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
+import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -21,7 +21,10 @@ import static org.awaitility.Awaitility.await;
  */
 class PortalHealthIndicatorTests {
 
-    private final EventLoop loop = EventLoop.builder().name("health-loop").start();
+    private final EventLoop loop = EventLoop.builder()
+        .name("health-loop")
+        .blockedLoopThreshold(Duration.ofMillis(100))
+        .start();
 
     @AfterEach
     void closeLoop() {
@@ -30,34 +33,25 @@ class PortalHealthIndicatorTests {
 
     @Test
     void upWithDetailsWhileTheLoopRuns() {
-        Health health = new PortalHealthIndicator(this.loop, Duration.ofSeconds(2)).health();
+        Health health = new PortalHealthIndicator(this.loop).health();
         assertThat(health.getStatus()).isEqualTo(Status.UP);
         assertThat(health.getDetails()).containsEntry("loop", "health-loop")
             .containsEntry("state", "running")
             .containsEntry("limiter", "0/40 borrowed, 0 waiting")
-            .containsKeys("tasks", "workers", "busyWorkers", "lag");
+            .containsKeys("tasks", "workers", "busyWorkers")
+            .doesNotContainKey("blockedFor");
     }
 
     @RepeatedTest(3)
     void downWhileACallbackBlocksTheLoopBeyondTheThresholdThenUpAgain() throws InterruptedException {
-        PortalHealthIndicator indicator = new PortalHealthIndicator(this.loop, Duration.ofMillis(100));
-        CountDownLatch blocking = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        this.loop.execute(() -> {
-            blocking.countDown();
-            try {
-                release.await(30, TimeUnit.SECONDS);
-            }
-            catch (InterruptedException ex) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        PortalHealthIndicator indicator = new PortalHealthIndicator(this.loop);
+        CountDownLatch release = blockLoop(this.loop);
         try {
-            assertThat(blocking.await(10, TimeUnit.SECONDS)).isTrue();
+            await().atMost(Duration.ofSeconds(10)).until(() -> indicator.health().getStatus().equals(Status.DOWN));
             Health health = indicator.health();
-            assertThat(health.getStatus()).isEqualTo(Status.DOWN);
-            assertThat(health.getDetails()).containsEntry("state", "running")
-                .containsEntry("blocked", "no callback ran for PT0.1S");
+            assertThat(health.getDetails()).containsEntry("state", "running");
+            assertThat(Duration.parse((String) health.getDetails().get("blockedFor")))
+                .isGreaterThanOrEqualTo(Duration.ofMillis(100));
         }
         finally {
             release.countDown();
@@ -66,24 +60,52 @@ class PortalHealthIndicatorTests {
     }
 
     @Test
+    void blockedLoopWithTheDetectorOffIsReportedByItsStateOnly() throws InterruptedException {
+        EventLoop unwatched = EventLoop.builder().name("unwatched-loop").blockedLoopThreshold(Duration.ZERO).start();
+        CountDownLatch release = blockLoop(unwatched);
+        try {
+            // Blocked for well over what the watched loop reports within: still UP without a detector.
+            long until = System.nanoTime() + Duration.ofMillis(300).toNanos();
+            while (System.nanoTime() < until) {
+                assertThat(new PortalHealthIndicator(unwatched).health().getStatus()).isEqualTo(Status.UP);
+                Thread.onSpinWait();
+            }
+        }
+        finally {
+            release.countDown();
+            unwatched.close();
+        }
+    }
+
+    @Test
     void downOnceTheLoopHasStopped() {
         this.loop.close();
-        Health health = new PortalHealthIndicator(this.loop, Duration.ofSeconds(2)).health();
+        Health health = new PortalHealthIndicator(this.loop).health();
         assertThat(health.getStatus()).isEqualTo(Status.DOWN);
         assertThat(health.getDetails()).containsEntry("state", "terminated");
     }
 
     @Test
-    void zeroThresholdReportsOnlyTheState() {
-        Health health = new PortalHealthIndicator(this.loop, Duration.ZERO).health();
-        assertThat(health.getStatus()).isEqualTo(Status.UP);
-        assertThat(health.getDetails()).doesNotContainKeys("lag", "blocked");
+    void nullLoopIsRejected() {
+        assertThatNullPointerException().isThrownBy(() -> new PortalHealthIndicator(null))
+            .withMessage("eventLoop must not be null");
     }
 
-    @Test
-    void negativeThresholdIsRejected() {
-        assertThatIllegalArgumentException().isThrownBy(() -> new PortalHealthIndicator(this.loop, Duration.ofMillis(-1)))
-            .withMessage("blockedThreshold must be >= 0 (was PT-0.001S)");
+    /** Blocks the loop thread in one callback until the returned latch is released. */
+    private static CountDownLatch blockLoop(EventLoop loop) throws InterruptedException {
+        CountDownLatch blocking = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        loop.execute(() -> {
+            blocking.countDown();
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            }
+            catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertThat(blocking.await(10, TimeUnit.SECONDS)).isTrue();
+        return release;
     }
 
 }

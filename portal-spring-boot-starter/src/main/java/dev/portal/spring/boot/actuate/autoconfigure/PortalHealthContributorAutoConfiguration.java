@@ -3,7 +3,6 @@ package dev.portal.spring.boot.actuate.autoconfigure;
 import dev.portal.EventLoop;
 import dev.portal.spring.boot.actuate.PortalHealthIndicator;
 import dev.portal.spring.boot.autoconfigure.PortalAutoConfiguration;
-import dev.portal.spring.boot.autoconfigure.PortalProperties;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
@@ -27,8 +26,8 @@ public final class PortalHealthContributorAutoConfiguration {
 
     @Bean
     @ConditionalOnMissingBean(name = "portalHealthIndicator")
-    PortalHealthIndicator portalHealthIndicator(EventLoop eventLoop, PortalProperties properties) {
-        return new PortalHealthIndicator(eventLoop, properties.getLoop().getBlockedThreshold());
+    PortalHealthIndicator portalHealthIndicator(EventLoop eventLoop) {
+        return new PortalHealthIndicator(eventLoop);
     }
 
 }

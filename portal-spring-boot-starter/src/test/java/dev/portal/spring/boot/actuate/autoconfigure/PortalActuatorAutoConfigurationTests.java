@@ -13,8 +13,6 @@ import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
-import java.time.Duration;
-
 import dev.portal.EventLoop;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -94,7 +92,7 @@ class PortalActuatorAutoConfigurationTests {
 
         @Bean
         PortalHealthIndicator portalHealthIndicator(EventLoop loop) {
-            this.indicator = new PortalHealthIndicator(loop, Duration.ZERO);
+            this.indicator = new PortalHealthIndicator(loop);
             return this.indicator;
         }
 
