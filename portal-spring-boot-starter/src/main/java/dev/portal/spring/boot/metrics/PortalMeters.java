@@ -128,7 +128,10 @@ public enum PortalMeters {
         /** How a call ended: see {@link dev.portal.OffloadOutcome} and {@link dev.portal.PortalCallOutcome}. */
         public static final String OUTCOME = "outcome";
 
-        /** {@code shield}, {@code abandon}, {@code interrupt}, or {@code none} for a cancellation that hit no call. */
+        /**
+         * {@code shield}, {@code abandon} or {@code interrupt}; on cancellations, {@code none} for scope and
+         * deadline cancellations, which may hold many calls.
+         */
         public static final String CANCEL_MODE = "cancel.mode";
 
         /** {@code scope_cancelled}, {@code deadline} or {@code check_cancelled}. */
