@@ -31,12 +31,18 @@ public final class ThreadContext {
 
     private static final ThreadContext DEFAULT = new ThreadContext(new GlobalWithMdc(), null);
 
-    /** The registry whose accessors decide whether there is anything to capture; null: always capture. */
+    /**
+     * The registry whose accessors decide whether there is anything to capture; null when that
+     * cannot be empty (the default with the MDC) or is not known (a factory): then always capture.
+     */
     private final @Nullable ContextRegistry registry;
     private final ContextSnapshotFactory factory;
 
     private ThreadContext(ContextRegistry registry, @Nullable ContextSnapshotFactory factory) {
-        this.registry = registry;
+        // The default registry always holds the MDC accessor when SLF4J is present: asking it whether
+        // it is empty would merge the global list twice per capture.
+        boolean neverEmpty = registry instanceof GlobalWithMdc && ((GlobalWithMdc) registry).mdc != null;
+        this.registry = neverEmpty ? null : registry;
         this.factory = factory != null ? factory
                 : ContextSnapshotFactory.builder().contextRegistry(registry).clearMissing(true).build();
     }
