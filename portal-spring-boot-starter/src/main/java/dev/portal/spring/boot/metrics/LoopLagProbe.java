@@ -3,6 +3,8 @@ package dev.portal.spring.boot.metrics;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.TimeUnit;
 
 import dev.portal.Async;
@@ -24,6 +26,8 @@ import org.springframework.context.SmartLifecycle;
 final class LoopLagProbe implements SmartLifecycle {
 
     static final Duration INTERVAL = Duration.ofSeconds(1);
+
+    private static final Duration STOP_WAIT = Duration.ofSeconds(5);
 
     private final EventLoop loop;
     private final Timer lag;
@@ -65,13 +69,25 @@ final class LoopLagProbe implements SmartLifecycle {
         });
     }
 
-    /** Stops the probe and waits (briefly: its one task ends at once) for its portal to finish. */
+    /**
+     * Stops the probe and waits for its portal to finish: at once, as its one task is cancelled at its
+     * sleep, unless a callback blocks the loop; then it gives up after {@link #STOP_WAIT} and leaves the
+     * task to the loop's own stop. An interrupt ends the wait and is kept.
+     */
     @Override
     public void stop() {
         BlockingPortal opened = this.portal;
         this.portal = null;
         if (opened != null) {
-            opened.stop(true).join();
+            try {
+                opened.stop(true).get(STOP_WAIT.toNanos(), TimeUnit.NANOSECONDS);
+            }
+            catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+            catch (ExecutionException | TimeoutException ex) {
+                // the loop's graceful stop cancels the probe with everything else
+            }
         }
     }
 
