@@ -237,8 +237,8 @@ class EventLoopListenerTest {
         await().atMost(WAIT).until(() -> one.tasksWaiting() == 1);
         long queuedSeen = System.nanoTime();
         Thread.sleep(30); // not a wait for anything: the queued call's wait is made measurable
+        long released = System.nanoTime(); // before the release: neither call can pass it earlier
         release.countDown();
-        long released = System.nanoTime();
         assertThat(holder.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("held");
         assertThat(queued.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("ran");
 
@@ -352,13 +352,15 @@ class EventLoopListenerTest {
         assertThat(call.future().get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the caller left at once").isNull();
         assertThat(r.offloads).as("not reported while the function still runs").isEmpty();
         Thread.sleep(20); // not a wait for anything: the function runs measurably after the caller left
+        // Read before the release: the function cannot return before it, and it started before
+        // cancelledAt, so its run covers [cancelledAt, releasingAt] whatever the threads' timing.
+        long releasingAt = System.nanoTime();
         release.countDown();
-        long releasedAt = System.nanoTime();
 
         OffloadEvent e = r.onlyOffload();
         assertThat(e.outcome()).isEqualTo(OffloadOutcome.ABANDONED);
         assertThat(e.cancelMode()).isEqualTo(CancelMode.ABANDON);
-        assertThat(e.run()).isGreaterThanOrEqualTo(Duration.ofNanos(releasedAt - cancelledAt));
+        assertThat(e.run()).isGreaterThanOrEqualTo(Duration.ofNanos(releasingAt - cancelledAt));
         assertThat(e.error()).isNull();
         assertThat(p.eventLoop().statistics().offloads().abandoned()).isEqualTo(1);
     }
