@@ -55,7 +55,12 @@ public final class Async {
      * Brings a foreign stage onto the loop: the returned stage completes on the loop thread, in the
      * current task and scope, with the foreign stage's outcome. It is a checkpoint: if the scope is
      * cancelled first, it fails with {@link CancelledException} and, when the foreign stage is a
-     * {@link CompletableFuture}, cancels it too.
+     * {@link CompletableFuture}, cancels it too (a stage that refuses, such as the JDK's
+     * {@linkplain CompletableFuture#minimalCompletionStage() minimal stage}, is left to complete on
+     * its own). Any {@code CompletionStage} will do: only its {@code whenComplete} is called; if that
+     * throws, the returned stage fails with an {@link IllegalStateException} naming the stage's class.
+     *
+     * @throws NullPointerException if {@code stage} is null
      */
     public static <T> CompletionStage<T> await(CompletionStage<T> stage) {
         Objects.requireNonNull(stage, "stage must not be null");
@@ -64,13 +69,20 @@ public final class Async {
         if (!promise.arm()) {
             return promise;
         }
-        stage.whenComplete((value, error) -> {
-            if (loop.inEventLoop()) {
-                promise.settle(value, CancelScope.unwrap(error));
-            } else {
-                promise.settleSoon(value, CancelScope.unwrap(error));
-            }
-        });
+        try {
+            // Only whenComplete: other stage types may throw from isDone and the rest (the JDK's
+            // minimal stage does). The promise settles once, however often the stage calls back.
+            stage.whenComplete((value, error) -> {
+                if (loop.inEventLoop()) {
+                    promise.settle(value, CancelScope.unwrap(error));
+                } else {
+                    promise.settleSoon(value, CancelScope.unwrap(error));
+                }
+            });
+        } catch (Throwable t) {
+            promise.settle(null, new IllegalStateException("Async.await was given a " + stage.getClass().getName()
+                    + " that threw from whenComplete, so Portal cannot wait for it: " + t, t));
+        }
         return promise;
     }
 
@@ -114,7 +126,14 @@ public final class Async {
         @Override
         boolean onCancelled(CancelledException e) {
             if (foreign instanceof CompletableFuture && !(foreign instanceof LoopStage)) {
-                ((CompletableFuture<T>) foreign).cancel(false);
+                try {
+                    ((CompletableFuture<T>) foreign).cancel(false);
+                } catch (UnsupportedOperationException refused) {
+                    // A minimal stage cannot be cancelled; the await ends all the same.
+                } catch (RuntimeException | Error fault) {
+                    // The foreign stage's own fault: report it, and let the scope's cancellation go on.
+                    loop.reportUncaught(fault);
+                }
             }
             return true;
         }

@@ -235,11 +235,11 @@ public final class BlockingPortal implements AutoCloseable {
         CompletionStage<T> result = (CompletionStage<T>) portal.scope.run(() -> {
             LoopPromise<T> out = LoopPromise.here(loop);
             CompletionStage<T> stage = EventLoop.callSafely(() -> body.apply(portal));
-            stage.whenComplete((value, error) -> loop.runOnLoop(() -> {
+            loop.adopt(stage, "the body of BlockingPortal.open", (value, error) -> {
                 // As AnyIO's __aexit__: any failure of the body, a cancellation included, cancels the tasks.
                 portal.stopOnLoop(error != null);
                 portal.whenFinished().whenComplete((v, e) -> out.settle(value, error));
-            }));
+            });
             return out;
         });
         result.whenComplete((v, e) -> portal.finished.complete(null));

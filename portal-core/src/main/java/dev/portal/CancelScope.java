@@ -185,18 +185,12 @@ public final class CancelScope {
         } finally {
             l.frame.currentScope = p;
         }
-        if (stage instanceof CompletableFuture<?> && EventLoop.isDoneNormally((CompletableFuture<T>) stage)) {
+        if (EventLoop.isDoneNormally(stage)) {
             // Done already: exit now, as whenComplete would, without a continuation.
             exit(result, ((CompletableFuture<T>) stage).getNow(null), null);
             return result;
         }
-        stage.whenComplete((value, error) -> {
-            if (l.inEventLoop()) {
-                exit(result, value, error);
-            } else {
-                l.executeSoon(() -> exit(result, value, error));
-            }
-        });
+        l.adopt(stage, "the body of CancelScope.run", (value, error) -> exit(result, value, error));
         return result;
     }
 

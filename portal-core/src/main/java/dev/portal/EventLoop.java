@@ -495,27 +495,100 @@ public final class EventLoop implements Executor, AutoCloseable {
         } finally {
             leave(task, threadLocals, prevTask, prevScope);
         }
-        if (stage instanceof CompletableFuture<?> && isDoneNormally((CompletableFuture<T>) stage)) {
+        if (isDoneNormally(stage)) {
             liveTasks.remove(task);
             end.ended(((CompletableFuture<T>) stage).getNow(null), null);
             return;
         }
         end.suspended();
-        stage.whenComplete((value, error) -> {
-            if (inEventLoop()) {
-                liveTasks.remove(task);
-                end.ended(value, error);
-            } else {
-                executeSoon(() -> {
-                    liveTasks.remove(task);
-                    end.ended(value, error);
-                });
-            }
+        adopt(stage, "a task's async function", (value, error) -> {
+            liveTasks.remove(task);
+            end.ended(value, error);
         });
     }
 
-    static boolean isDoneNormally(CompletableFuture<?> stage) {
-        return stage.isDone() && !stage.isCompletedExceptionally();
+    /**
+     * Whether {@code stage} is a {@link CompletableFuture} that behaves as the JDK's class does,
+     * so that {@code isDone} and {@code getNow} may be called on it: one of Portal's own, or exactly
+     * the JDK's class. A subclass may throw from them (the JDK's own
+     * {@link CompletableFuture#minimalCompletionStage()} throws from {@code isDone}), so any other
+     * stage is only ever asked to call back, through {@link #adopt}.
+     */
+    static boolean isPlainFuture(CompletionStage<?> stage) {
+        return stage instanceof LoopStage || stage.getClass() == CompletableFuture.class;
+    }
+
+    /** Whether {@code stage} is a {@linkplain #isPlainFuture plain future} that completed normally. */
+    static boolean isDoneNormally(CompletionStage<?> stage) {
+        if (!isPlainFuture(stage)) {
+            return false;
+        }
+        CompletableFuture<?> f = (CompletableFuture<?>) stage;
+        return f.isDone() && !f.isCompletedExceptionally();
+    }
+
+    /**
+     * Hands the outcome of a stage that user code returned to {@code then}, on this loop's thread
+     * (at once if the stage completes on it, otherwise queued as a continuation). A stage Portal
+     * cannot wait for ends as a failure instead of hanging its task: if its {@code whenComplete}
+     * throws, {@code then} gets an {@link IllegalStateException} that names {@code what} and the
+     * stage's class, with the thrown exception as its cause. A foreign stage is called back once at
+     * most, however often it calls. Any thread; the stage is never asked anything but
+     * {@code whenComplete} (not even {@code toString}) unless it is a {@linkplain #isPlainFuture
+     * plain future}.
+     */
+    <T> void adopt(CompletionStage<T> stage, String what, java.util.function.BiConsumer<? super @Nullable T,
+            ? super @Nullable Throwable> then) {
+        if (isPlainFuture(stage)) {
+            // Ours or the JDK's: calls back once, and whenComplete does not throw.
+            stage.whenComplete((value, error) -> onLoop(then, value, error));
+            return;
+        }
+        Adoption<T> adoption = new Adoption<>(this, then);
+        try {
+            stage.whenComplete(adoption);
+        } catch (Throwable t) {
+            adoption.accept(null, new IllegalStateException(what + " returned a " + stage.getClass().getName()
+                    + " that threw from whenComplete, so Portal cannot wait for it: " + t, t));
+        }
+    }
+
+    private <T> void onLoop(java.util.function.BiConsumer<? super @Nullable T, ? super @Nullable Throwable> then,
+            @Nullable T value, @Nullable Throwable error) {
+        if (inEventLoop()) {
+            then.accept(value, error);
+        } else {
+            executeSoon(() -> then.accept(value, error));
+        }
+    }
+
+    /** The callback {@link #adopt} gives a foreign stage: the first call wins, on the loop. */
+    private static final class Adoption<T> implements java.util.function.BiConsumer<@Nullable T, @Nullable Throwable> {
+        private static final VarHandle CALLED;
+
+        static {
+            try {
+                CALLED = MethodHandles.lookup().findVarHandle(Adoption.class, "called", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        private final EventLoop loop;
+        private final java.util.function.BiConsumer<? super @Nullable T, ? super @Nullable Throwable> then;
+        private volatile int called;
+
+        Adoption(EventLoop loop, java.util.function.BiConsumer<? super @Nullable T, ? super @Nullable Throwable> then) {
+            this.loop = loop;
+            this.then = then;
+        }
+
+        @Override
+        public void accept(@Nullable T value, @Nullable Throwable error) {
+            if (CALLED.compareAndSet(this, 0, 1)) {
+                loop.onLoop(then, value, error);
+            }
+        }
     }
 
     static <T> CompletionStage<T> callSafely(AsyncCallable<T> fn) {

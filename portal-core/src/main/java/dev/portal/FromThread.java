@@ -3,6 +3,7 @@ package dev.portal;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.RejectedExecutionException;
 
 
@@ -51,7 +52,14 @@ public final class FromThread {
     public static <T> @Nullable T run(AsyncCallable<T> fn) throws Exception {
         Objects.requireNonNull(fn, "fn must not be null");
         Job<?> job = requireJob("FromThread.run");
-        return hop(job, "FromThread.run", fn);
+        return hop(job, "FromThread.run", () -> {
+            CompletionStage<T> stage = fn.call();
+            if (stage == null) {
+                throw new NullPointerException("the async function given to FromThread.run returned null instead "
+                        + "of a CompletionStage");
+            }
+            return stage;
+        });
     }
 
     /**

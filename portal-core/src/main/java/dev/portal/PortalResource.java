@@ -108,7 +108,7 @@ public final class PortalResource<T> implements AutoCloseable {
         Event event = new Event();
         exitEvent = event;
         CompletionStage<T> enter = EventLoop.callSafely(resource::enter);
-        enter.whenComplete((v, enterError) -> {
+        loop.adopt(enter, "AsyncResource.enter", (v, enterError) -> {
             if (enterError != null) {
                 entered.completeExceptionally(CancelScope.unwrap(enterError));
                 out.settle(null, enterError);

@@ -65,7 +65,7 @@ public final class TaskGroup {
             LoopPromise<Object> done = LoopPromise.here(loop);
             group.done = done;
             CompletionStage<T> stage = EventLoop.callSafely(() -> body.run(group));
-            stage.whenComplete((v, e) -> loop.runOnLoop(() -> group.bodyFinished(v, e)));
+            loop.adopt(stage, "the body of TaskGroup.open", group::bodyFinished);
             return done;
         });
     }
