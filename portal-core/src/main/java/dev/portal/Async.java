@@ -105,6 +105,11 @@ public final class Async {
         }
 
         @Override
+        boolean cancellableByStage() {
+            return true;
+        }
+
+        @Override
         boolean onCancelled(CancelledException e) {
             TimerQueue.Timer t = timer;
             if (t != null) {
@@ -121,6 +126,11 @@ public final class Async {
         AwaitPromise(EventLoop loop, CompletionStage<T> foreign) {
             super(loop, loop.frame.currentTask, loop.frame.currentScope);
             this.foreign = foreign;
+        }
+
+        @Override
+        boolean cancellableByStage() {
+            return true;
         }
 
         @Override

@@ -688,6 +688,11 @@ public final class CapacityLimiter {
         }
 
         @Override
+        boolean cancellableByStage() {
+            return true;
+        }
+
+        @Override
         boolean onCancelled(CancelledException e) {
             CapacityLimiter.this.withdraw(this);
             return true;

@@ -96,6 +96,11 @@ public final class Event {
         }
 
         @Override
+        boolean cancellableByStage() {
+            return true;
+        }
+
+        @Override
         boolean onCancelled(CancelledException e) {
             waiters.remove(this);
             waiting = waiters.size();

@@ -43,6 +43,11 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
     static final int DONE = 5;
     static final int CANCELLED = 6;
 
+    /** The abandoned call was counted as running on ({@link OffloadCounters#abandonedRunning}). */
+    private static final byte COUNTED_ABANDONED_RUNNING = 1;
+    /** The call was counted as shielded: a cancellation was refused while it held its token. */
+    private static final byte COUNTED_SHIELDED = 2;
+
     private static final VarHandle STATE;
 
     static {
@@ -66,7 +71,11 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
     /** The limiter's link: the next queued call while waiting, the holder slot while holding. */
     private @Nullable Object limiterLink;
     volatile boolean abandoned;
-    private boolean countedAbandonedRunning;
+    /**
+     * Loop-confined flags: {@link #COUNTED_ABANDONED_RUNNING}, {@link #COUNTED_SHIELDED}. One byte
+     * for both keeps the call at the size it had with one boolean.
+     */
+    private byte counted;
 
     /** A call from the loop's current task and scope. Loop thread only. */
     private Job(EventLoop loop, Callable<T> fn, RunSyncOptions options) {
@@ -302,7 +311,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
 
     /** The worker counted the call itself; only an abandoned call's running count is the loop's. */
     private void countOutcome() {
-        if (countedAbandonedRunning) {
+        if ((counted & COUNTED_ABANDONED_RUNNING) != 0) {
             loop.offloads.abandonedRunning.decrement();
         }
     }
@@ -316,7 +325,18 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
     void holdCancellation(CancelledException e) {
     }
 
-    /** The caller's scope was cancelled. Returns whether the caller stops waiting. Loop thread. */
+    /** {@code cancel()} on the stage cancels the call as its scope's cancellation would. */
+    @Override
+    boolean cancellableByStage() {
+        return true;
+    }
+
+    /**
+     * The caller's scope was cancelled, or the caller called {@code cancel()} on the stage. Returns
+     * whether the caller stops waiting: always for a call that has not taken its token (it is
+     * withdrawn and never runs, in every mode); for one that has, unless its mode is
+     * {@link CancelMode#SHIELD}. Loop thread.
+     */
     @Override
     boolean onCancelled(CancelledException e) {
         OffloadCounters c = loop.offloads;
@@ -332,9 +352,13 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         CancelMode stopMode = loop.stopMode;
         CancelMode mode = stopMode != null ? stopMode : mode();
         if (mode == CancelMode.SHIELD) {
-            c.shielded.increment();
-            if (o != null) {
-                o.cancelled = OffloadOutcome.SHIELDED;
+            // Counted once, however often the caller's cancel() is refused.
+            if ((counted & COUNTED_SHIELDED) == 0) {
+                counted |= COUNTED_SHIELDED;
+                c.shielded.increment();
+                if (o != null) {
+                    o.cancelled = OffloadOutcome.SHIELDED;
+                }
             }
             return false;
         }
@@ -348,7 +372,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         }
         abandoned = true;
         if (state != DONE) {
-            countedAbandonedRunning = true;
+            counted |= COUNTED_ABANDONED_RUNNING;
             c.abandonedRunning.increment();
         }
         if (o != null) {

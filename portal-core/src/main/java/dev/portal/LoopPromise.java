@@ -3,6 +3,7 @@ package dev.portal;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
@@ -40,6 +41,12 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
     private static final VarHandle LISTENERS;
     /** The listener stack's value once it has run: later listeners run at once. */
     private static final Object SETTLED = new Object();
+    /**
+     * What {@link #onCancelled} is given when {@link #cancel} ends the stage: no hook keeps it or
+     * throws it, and the stage itself completes with a {@link CancellationException} of its own.
+     */
+    private static final CancelledException STAGE_CANCELLED = new CancelledException("the stage was cancelled with "
+            + "cancel()");
 
     static {
         try {
@@ -290,11 +297,69 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
         return true;
     }
 
+    /**
+     * Cancels what this stage waits for, by the rules of its kind, on the loop thread: the wait
+     * ends as its scope's cancellation would end it (a sleep frees its timer, an event wait or a
+     * limiter wait leaves its queue, a {@link Job} is withdrawn, abandoned or interrupted by its
+     * {@link CancelMode}), and the stage completes at once with a {@link CancellationException}.
+     * Returns false if the stage had completed, or if it refuses (a shielded offload that is
+     * running: see {@link Job#onCancelled}); true if it is cancelled, or being cancelled by its
+     * scope this turn. {@code mayInterruptIfRunning} is ignored, as {@code CompletableFuture}
+     * ignores it: the cancel mode decides.
+     *
+     * @throws UnsupportedOperationException for a stage that stands for async code in a scope of
+     *         its own ({@link CancelScope#run}, {@link TaskGroup#open}, ...): cancel that scope
+     * @throws IllegalStateException off the loop thread while the stage is pending: its
+     *         cancellation touches loop-confined state, and its dependents must run on the loop
+     */
     @Override
     public boolean cancel(boolean mayInterruptIfRunning) {
-        boolean cancelled = super.cancel(mayInterruptIfRunning);
-        notifyListeners();
-        return cancelled;
+        int p = phase;
+        if (p != PENDING) {
+            // Decided already: resolved, or cancelled by its scope with the completion queued.
+            return p == CANCELLED || isCancelled();
+        }
+        if (!cancellableByStage()) {
+            throw new UnsupportedOperationException("this stage stands for async code that runs in a cancel scope of "
+                    + "its own, so cancel() cannot end it: cancel that scope instead (CancelScope.cancel() for "
+                    + "CancelScope.run, TaskGroup.cancelScope().cancel() for TaskGroup.open, stop(true) for "
+                    + "BlockingPortal.open)");
+        }
+        EventLoop l = loop;
+        if (!l.inEventLoop()) {
+            throw new IllegalStateException("cancel() on a stage of event loop " + l.name() + " must be called on "
+                    + "that loop's thread (current thread: " + Thread.currentThread().getName() + "): the "
+                    + "cancellation changes loop-confined state and the stage's dependents run on the loop. From "
+                    + "another thread cancel the caller's CancelScope (CancelScope.cancel() may be called from any "
+                    + "thread), or start the work through a BlockingPortal, whose futures may be cancelled anywhere");
+        }
+        if (!PHASE.compareAndSet(this, PENDING, CANCELLED)) {
+            p = phase; // a resolver on another thread got there first
+            return p == CANCELLED || isCancelled();
+        }
+        boolean accepted = false;
+        try {
+            accepted = onCancelled(STAGE_CANCELLED);
+        } finally {
+            if (!accepted) {
+                phase = PENDING;
+            }
+        }
+        if (!accepted) {
+            return false;
+        }
+        disarm();
+        phase = DONE;
+        completeInContext(null, new CancellationException("the stage was cancelled with cancel()"));
+        return true;
+    }
+
+    /**
+     * Whether {@link #cancel} may end this stage: true for the awaitables that undo their wait in
+     * {@link #onCancelled}; false (cancel refuses) for stages of async code that has a scope of its own.
+     */
+    boolean cancellableByStage() {
+        return false;
     }
 
     @Override
