@@ -16,6 +16,12 @@ import java.util.concurrent.CompletionStage;
  * client's, a Reactor {@code Mono.toFuture()}) must be brought onto the loop with
  * {@link Async#await(CompletionStage)}.
  *
+ * <p>The returned stage may be of any {@code CompletionStage} type, the JDK's
+ * {@link java.util.concurrent.CompletableFuture#minimalCompletionStage() minimal stage} included:
+ * Portal only asks it to call back ({@code whenComplete}). A stage whose {@code whenComplete}
+ * throws fails the task with an {@link IllegalStateException} naming its class; a null stage fails
+ * it with a {@link NullPointerException}.
+ *
  * @param <T> the result type
  */
 @FunctionalInterface

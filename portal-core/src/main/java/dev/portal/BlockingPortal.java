@@ -50,6 +50,15 @@ import org.jspecify.annotations.Nullable;
  * checkpoint (a plain function given to {@link #callSync} never runs). A cancelled task ends its
  * future cancelled, waking every waiter.
  *
+ * <p><b>Cancelling a future</b> ({@code cancel(true)} or {@code cancel(false)}, from any thread, the
+ * loop's included) completes it at once with a {@code CancellationException}, as
+ * {@link java.util.concurrent.Future#cancel} specifies, and cancels the task's own scope on the loop:
+ * the task ends at its next checkpoint, and an offload in it is treated as its {@link CancelMode}
+ * says (one waiting for a token never runs, an {@code INTERRUPT} one is interrupted, a
+ * {@code SHIELD} one runs to its end). {@link #close()} still waits for the task to end. This holds
+ * for {@link #startTaskSoon}, {@link StartedTask#future()} and a resource's task alike; the futures
+ * {@code stop} returns are copies, and cancelling them does not affect the stop.
+ *
  * <p><b>Interruption.</b> A thread interrupted while blocked in {@link #call}, {@link #callSync},
  * {@link #startTask} or a resource method cancels the task it waits for and throws
  * {@link InterruptedException}, with its interrupt flag cleared (the JDK convention).
@@ -322,8 +331,10 @@ public final class BlockingPortal implements AutoCloseable {
 
     /**
      * Starts async code as a task named {@code name} and returns its future at once. Cancelling the
-     * future cancels the task; the future completes with the task's value, its exception, or
-     * cancelled.
+     * future (any thread) completes it cancelled at once and cancels the task on the loop (see the
+     * class comment); otherwise the future completes with the task's value or its exception. The
+     * task's async function may return any {@code CompletionStage}; one that cannot be waited for
+     * (its {@code whenComplete} throws) fails the future with an {@link IllegalStateException}.
      */
     public <T> CompletableFuture<T> startTaskSoon(@Nullable String name, AsyncCallable<T> fn) {
         Objects.requireNonNull(fn, "fn must not be null");

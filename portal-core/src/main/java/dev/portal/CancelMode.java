@@ -2,8 +2,9 @@ package dev.portal;
 
 /**
  * What {@link ToThread#runSync} does when the calling task is cancelled while its function runs
- * on a worker thread. Whatever the mode, the function never starts if the caller was cancelled
- * before a worker picked it up, and the call keeps its limiter token until the function returns.
+ * on a worker thread, by its scope or by {@code cancel()} on the stage {@code runSync} returned.
+ * Whatever the mode, the function never starts if the caller was cancelled while the call waited
+ * for a token, and the call keeps its limiter token until the function returns.
  */
 public enum CancelMode {
 
@@ -11,6 +12,8 @@ public enum CancelMode {
      * The default (AnyIO's {@code abandon_on_cancel=False}): the caller keeps waiting for the
      * worker, receives the function's result or exception as usual, and the cancellation surfaces
      * at the caller's next checkpoint. The worker may poll {@link FromThread#checkCancelled()}.
+     * Once the call holds its token, {@code cancel()} on its stage is refused: it returns false and
+     * the stage completes with the function's outcome.
      */
     SHIELD,
 

@@ -28,6 +28,18 @@ import java.util.concurrent.CompletionStage;
  * abandoned call keeps its token until its function returns, so the limiter stays a true bound on
  * threads. The function may poll {@link FromThread#checkCancelled()} in every mode.
  *
+ * <p><b>Cancelling the stage.</b> The returned stage is the call: {@code cancel()} on it (or on
+ * {@code toCompletableFuture()}, the same object), called on the loop thread, cancels the call as
+ * the caller's scope would. A call still waiting for a token is withdrawn and never runs, in every
+ * mode, and takes no token. A running call is interrupted ({@code INTERRUPT}) or abandoned
+ * ({@code ABANDON}): the stage completes at once with a {@code CancellationException} and the
+ * function keeps its token until it returns. Under {@code SHIELD} (AnyIO's
+ * {@code abandon_on_cancel=False}) a call that holds its token cannot be cancelled from outside:
+ * {@code cancel} returns false and the stage completes with the function's outcome. The
+ * {@code mayInterruptIfRunning} flag is ignored, as {@code CompletableFuture} ignores it; the mode
+ * decides. Off the loop thread {@code cancel} throws {@link IllegalStateException} while the call is
+ * pending: cancel the caller's {@link CancelScope} instead, which any thread may do.
+ *
  * <p><b>Outcome.</b> The stage completes on the loop thread, in the caller's task and scope, with
  * the function's value, or with the very exception object it threw.
  *

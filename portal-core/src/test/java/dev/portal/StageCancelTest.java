@@ -282,6 +282,8 @@ class StageCancelTest {
                 assertThat(f.join()).isEqualTo(i);
             }
         }
+        System.out.println("cancel racing completion, " + mode + ": " + iterations + " calls, " + cancelled
+                + " cancelled, " + (iterations - cancelled) + " completed");
         await().atMost(WAIT).until(() -> outcomesNamed("race-" + mode + "-").size() == iterations);
         assertThat(limiter().borrowedTokens()).isZero();
         assertThat(limiter().tasksWaiting()).isZero();
