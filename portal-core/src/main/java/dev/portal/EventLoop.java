@@ -1399,7 +1399,7 @@ public final class EventLoop implements Executor, AutoCloseable {
                 Duration.ofNanos(Math.max(0, (long) MAX_TIMER_LAG.getOpaque(frame))), blockedProbe.blockedEvents(),
                 blockedProbe.longestBlock(), new WorkerPoolStatistics(workers.liveThreads(), workers.idleThreads(),
                         calls.running(), offloads.abandonedRunning(), workers.createdThreads(),
-                        workers.retiredThreads(), workers.isVirtual()),
+                        workers.retiredThreads(), workers.isVirtual(), workers.startFailures()),
                 offloads.snapshot(calls), defaultLimiter.counters());
     }
 
