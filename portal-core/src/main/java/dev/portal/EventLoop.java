@@ -585,6 +585,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             LoopTask mainTask = new LoopTask("main", callerLocals, threadContext.capture());
             frame.turnNanos = System.nanoTime();
             result = spawn(mainTask, rootScope, main, null, rootScope);
+            Thread.interrupted(); // main's first callback ran outside runCallback: clear as it would
             result.whenComplete((v, e) -> requestStop());
             runLoop();
         } finally {
