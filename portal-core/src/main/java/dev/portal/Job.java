@@ -252,6 +252,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
     /** The function returned (or never ran) and its token is free: report to the caller. */
     @Override
     public void run() {
+        loop.offloadsOut--;
         if (isCancelling()) {
             completeCancelled(scope.newCancelledException());
             return;
@@ -322,6 +323,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         OffloadCounters c = loop.offloads;
         OffloadObservation o = observation();
         if (state == WAITING && limiter().withdraw(this)) {
+            loop.offloadsOut--; // no worker will hand it back
             c.cancelledBeforeStart.increment();
             if (o != null) {
                 o.reportNotStarted(this);
