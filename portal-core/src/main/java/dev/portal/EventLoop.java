@@ -148,6 +148,8 @@ public final class EventLoop implements Executor, AutoCloseable {
      * Decides which of the two spins an idle turn uses; a count that drifts only costs that choice.
      */
     int offloadsOut;
+    /** The loop thread's last context capture, handed out again while its values are unchanged. */
+    private final ThreadContext.Captured lastCapture = new ThreadContext.Captured();
     /** Whether portal callers spin for their results; shared by them all (see {@link AdaptiveSpin}). */
     final AdaptiveSpin callerSpin;
     final long callerMaxSpinNanos;
@@ -802,13 +804,21 @@ public final class EventLoop implements Executor, AutoCloseable {
         f.contextRestore = null;
         if (kept != null && restore != null) {
             // Keep what the task's callbacks put in the MDC (or other ThreadLocals) for its next one.
-            kept.threadLocals = threadContext.capture();
+            kept.threadLocals = captureContext();
             ThreadContext.restore(restore);
         }
         if (task != null) {
             f.contextRestore = ThreadContext.apply(task.threadLocals);
             f.contextTask = task;
         }
+    }
+
+    /**
+     * Captures the loop thread's ThreadLocal context (MDC ...), reusing the last capture while every
+     * value is the same object: see {@link ThreadContext#capture(ThreadContext.Captured)}. Loop thread only.
+     */
+    @Nullable ContextSnapshot captureContext() {
+        return threadContext.capture(lastCapture);
     }
 
     void reportUncaught(Throwable t) {

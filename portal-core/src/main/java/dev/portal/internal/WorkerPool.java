@@ -208,6 +208,7 @@ public final class WorkerPool {
      * comment.
      */
     private boolean parkUntilWoken(Worker worker) {
+        ThreadContext.leave(worker.keptContext); // an idle worker carries no caller's context
         worker.idleSinceNanos = System.nanoTime();
         worker.setState(Worker.IDLE);
         idle.offerFirst(worker);
