@@ -75,7 +75,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         this.options = options;
         LoopTask host = task;
         this.locals = host != null ? host.locals : Locals.EMPTY;
-        this.threadLocals = loop.threadContext.capture();
+        this.threadLocals = loop.captureContext();
     }
 
     /**
@@ -205,7 +205,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         if (o != null) {
             o.startNanos = System.nanoTime();
         }
-        ContextSnapshot.Scope restore = ThreadContext.apply(threadLocals);
+        loop.threadContext.enter(worker.keptContext(), threadLocals);
         // A named call shows its name in the worker thread's name while it runs (thread dumps,
         // profilers), as Trio does; an unnamed one costs nothing here.
         String callName = options.name();
@@ -222,7 +222,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
             if (ownName != null) {
                 Thread.currentThread().setName(ownName);
             }
-            ThreadContext.restore(restore);
+            ThreadContext.afterJob(worker.keptContext());
             finishRunning(worker);
             worker.setCurrentJob(null);
         }
@@ -282,6 +282,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
     /** The function returned (or never ran) and its token is free: report to the caller. */
     @Override
     public void run() {
+        loop.offloadsOut--;
         if (isCancelling()) {
             completeCancelled(scope.newCancelledException());
             return;
@@ -352,6 +353,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         OffloadCounters c = loop.offloads;
         OffloadObservation o = observation();
         if (state == WAITING && limiter().withdraw(this)) {
+            loop.offloadsOut--; // no worker will hand it back
             c.cancelledBeforeStart.increment();
             if (o != null) {
                 o.reportNotStarted(this);
