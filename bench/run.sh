@@ -4,9 +4,9 @@
 # benchmark, in 3 forks each; then writes the results tables (median of the forks, with their range),
 # the target verdicts and an SVG chart (see docs/performance.md).
 #
-#   bench/run.sh                full run, about 25 minutes on 2 cores; publishes docs/performance.md
+#   bench/run.sh                full run, about 25-30 minutes on 2 cores; publishes docs/performance.md
 #                               and portal-benchmarks/results/
-#   bench/run.sh --quick        smoke run (1 fork, short iterations), about 5 minutes; writes
+#   bench/run.sh --quick        smoke run (1 fork, short iterations), about 5 minutes on a quiet machine; writes
 #                               portal-benchmarks/target/bench-quick/
 #   bench/run.sh [--quick] REGEX ...   only the JMH benchmarks matching REGEX (no publishing)
 #
@@ -27,7 +27,8 @@ if [[ $mode == quick ]]; then
 else
   out=portal-benchmarks/results
   # 3 forks (the report publishes the median of the forks' means and their range), each 2 x 1 s
-  # warm-up and 3 x 1 s measurement: 72 benchmark-contender pairs, about 7 s per fork.
+  # warm-up and 3 x 1 s measurement: 72 benchmark-contender pairs, about 7-8 s per fork (JVM start and
+  # pre-touching the 1 GiB heap included).
   jmh_opts=(-f 3 -wi 2 -w 1s -i 3 -r 1s)
   queued=100000
 fi

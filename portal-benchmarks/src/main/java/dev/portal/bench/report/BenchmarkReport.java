@@ -759,9 +759,14 @@ public final class BenchmarkReport {
                     .append(" queued offloads per contender, `-XX:+UseSerialGC -Xms1g -Xmx1g`, one run\n");
         }
         String forks = run.getOrDefault("forks", "?");
-        sb.append("\nEach cell: the median of the ").append(forks).append(" runs (JMH forks, each the mean of its "
-                + "measurement iterations), the range of the runs in brackets, and the cost relative to the JDK "
-                + "floor (below 1× is better than the floor). **Portal** carries a request's MDC of four entries "
+        sb.append(forks.equals("1")
+                ? "\nEach cell: a single run (one JMH fork, the mean of its measurement iterations; no spread, so "
+                        + "not for publishing), and the cost relative to the JDK floor (below 1× is better than the "
+                        + "floor)."
+                : "\nEach cell: the median of the " + forks + " runs (JMH forks, each the mean of its measurement "
+                        + "iterations), the range of the runs in brackets, and the cost relative to the JDK floor "
+                        + "(below 1× is better than the floor).");
+        sb.append(" **Portal** carries a request's MDC of four entries "
                 + "(SLF4J with Logback: what a Spring application runs) across every hop; **Portal, no context** "
                 + "propagates nothing. The JDK floor, Vert.x and Reactor propagate nothing by default and run as "
                 + "they are. The targets judge Portal with the MDC.\n\n");
