@@ -12,6 +12,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
@@ -21,6 +22,7 @@ import io.micrometer.context.ContextRegistry;
 import io.micrometer.context.ContextSnapshot;
 import io.micrometer.context.ContextSnapshotFactory;
 
+import dev.portal.internal.AdaptiveSpin;
 import dev.portal.internal.MpscQueue;
 import dev.portal.internal.ThreadContext;
 import dev.portal.internal.TimerQueue;
@@ -134,6 +136,23 @@ public final class EventLoop implements Executor, AutoCloseable {
     /** Settings read on hot paths, copied out of {@link #config}. */
     private final long loopSpinNanos;
     final long callerSpinNanos;
+    /**
+     * Whether the idle loop spins before it parks, learnt apart for two kinds of wait, which differ
+     * in how soon their work comes: with offloads of its own out on workers (their results come
+     * as soon as the functions return), and with none (the next call or task comes from outside,
+     * maybe back to back, maybe a web request's worth of milliseconds later). Loop thread only.
+     */
+    private final AdaptiveSpin spinForResults;
+    private final AdaptiveSpin spinForCalls;
+    /**
+     * Offloads this loop's code started whose results the loop has not yet taken; loop thread only.
+     * Decides which of the two spins an idle turn uses; a count that drifts only costs that choice.
+     */
+    int offloadsOut;
+    /** The loop thread's last context capture, handed out again while its values are unchanged. */
+    private final ThreadContext.Captured lastCapture = new ThreadContext.Captured();
+    /** Whether portal callers spin for their results; shared by them all (see {@link AdaptiveSpin}). */
+    final AdaptiveSpin callerSpin;
     final long callerMaxSpinNanos;
     final OffloadCounters offloads = new OffloadCounters();
     /** The listeners; each reporting point reads them once and does nothing more when there are none. */
@@ -197,8 +216,17 @@ public final class EventLoop implements Executor, AutoCloseable {
         this.loopSpinNanos = config.loopSpinNanos;
         this.callerSpinNanos = config.callerSpinNanos;
         this.callerMaxSpinNanos = config.callerMaxSpinNanos;
+        this.spinForResults = new AdaptiveSpin(config.loopSpinNanos);
+        this.spinForCalls = new AdaptiveSpin(config.loopSpinNanos);
+        this.callerSpin = new AdaptiveSpin(config.callerSpinNanos);
+        if (config.virtualWorkers && config.threadFactory != null) {
+            throw new IllegalStateException("virtualWorkers(true) and threadFactory(" + config.threadFactory + ") are "
+                    + "both set on event loop " + name + "; the factory decides what kind of thread a worker is: pass "
+                    + "a virtual thread factory (Thread.ofVirtual().factory()) and leave virtualWorkers false");
+        }
         this.workers = new WorkerPool(config.workerNamePrefix != null ? config.workerNamePrefix : name + "-worker-",
-                config.workerIdleTimeout, config.virtualWorkers, config.workerSpinNanos, this::reportUncaught);
+                config.workerIdleTimeout, config.virtualWorkers, config.threadFactory, config.workerSpinNanos,
+                this::reportUncaught);
         this.listeners = new LoopListeners(name, this.config.listeners);
         this.blockedProbe = new BlockedLoopDetector.Probe(this, config.blockedLoopThreshold);
     }
@@ -639,6 +667,9 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
         // The caller's task-locals, read before this thread becomes a loop thread (which has none).
         Locals callerLocals = ContextHolder.currentLocals();
+        // The loop clears its thread's interrupt flag after every callback (see runCallback); an
+        // interrupt the caller had before the loop ran is the caller's, and is set again after it.
+        boolean callerInterrupted = Thread.interrupted();
         thread = Thread.currentThread();
         state = RUNNING;
         CURRENT.set(this);
@@ -648,10 +679,14 @@ public final class EventLoop implements Executor, AutoCloseable {
             LoopTask mainTask = new LoopTask("main", callerLocals, threadContext.capture());
             frame.turnNanos = System.nanoTime();
             result = spawn(mainTask, rootScope, main, null, rootScope);
+            Thread.interrupted(); // main's first callback ran outside runCallback: clear as it would
             result.whenComplete((v, e) -> requestStop());
             runLoop();
         } finally {
             CURRENT.remove();
+            if (callerInterrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
         if (!result.isDone()) {
             throw new IllegalStateException("event loop " + name + " stopped before main completed");
@@ -705,36 +740,80 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private volatile boolean ownThread;
 
+    /**
+     * Starts the loop's own thread: the {@linkplain Builder#loopThreadFactory loop thread factory}'s,
+     * or a thread that does not inherit the starting thread's InheritableThreadLocals. If the thread
+     * cannot be made or started, nothing of the loop is left behind (its blocked-loop probe is
+     * unregistered) and the error is thrown as it came.
+     */
     private EventLoop startThread() {
-        ownThread = true;
-        Thread t = new LoopThread(() -> {
-            LoopThread self = (LoopThread) Thread.currentThread();
-            self.running = this;
+        Runnable body = () -> {
+            Thread self = Thread.currentThread();
+            LoopThread own = self instanceof LoopThread ? (LoopThread) self : null;
+            if (own != null) {
+                own.running = this;
+            } else {
+                CURRENT.set(this);
+            }
             try {
                 runLoop();
             } finally {
-                self.running = null;
+                if (own != null) {
+                    own.running = null;
+                } else {
+                    CURRENT.remove();
+                }
             }
-        }, name);
-        t.setDaemon(config.daemon);
+        };
+        Thread t;
+        ThreadFactory factory = config.loopThreadFactory;
+        if (factory == null) {
+            t = new LoopThread(body, name);
+            t.setDaemon(config.daemon);
+        } else {
+            t = factory.newThread(body);
+            if (t == null) {
+                throw new IllegalStateException("the loopThreadFactory " + factory + " of event loop " + name
+                        + " returned null instead of a thread; it must return a new, unstarted thread");
+            }
+            if (t.getState() != Thread.State.NEW) {
+                throw new IllegalStateException("the loopThreadFactory " + factory + " of event loop " + name
+                        + " returned a thread that was already started (" + t.getName() + "); it must return a new, "
+                        + "unstarted thread");
+            }
+            t.setName(name);
+        }
+        ownThread = true;
         thread = t;
         state = RUNNING;
         blockedProbe.register();
-        t.start();
+        try {
+            t.start();
+        } catch (Throwable e) {
+            // The JVM's "unable to create native thread", say: the loop never ran.
+            blockedProbe.unregister();
+            state = NEW;
+            thread = null;
+            ownThread = false;
+            throw e;
+        }
         return this;
     }
 
     /**
      * A thread that a loop started for itself. Async code asks "which loop am I on" on every
      * {@code runSync}, checkpoint and promise: a field of the thread answers it without the
-     * ThreadLocal lookup that a loop run on the caller's thread ({@link #run}) still needs.
+     * ThreadLocal lookup that a loop run on the caller's thread ({@link #run}), or on a thread of a
+     * {@linkplain Builder#loopThreadFactory factory}, still needs. It does not inherit the
+     * InheritableThreadLocals of the thread that starts the loop: a value the starter held would
+     * otherwise be seen by every task of the loop's life.
      */
     private static final class LoopThread extends Thread {
         /** The loop running on this thread; written and read by this thread only. */
         @Nullable EventLoop running;
 
         LoopThread(Runnable body, String name) {
-            super(body, name);
+            super(null, body, name, 0, false);
         }
     }
 
@@ -821,6 +900,10 @@ public final class EventLoop implements Executor, AutoCloseable {
             f.mayKeepContext = false;
             f.currentTask = null;
             f.currentScope = rootScope;
+            // Whatever the callback was (a task, a continuation, a timer, a portal call, a listener
+            // it called), an interrupt it left on the loop thread is nobody's: the next callback
+            // must not see it, and park() would return at once on every idle turn. One read when clear.
+            Thread.interrupted();
         }
     }
 
@@ -856,13 +939,21 @@ public final class EventLoop implements Executor, AutoCloseable {
         f.contextRestore = null;
         if (kept != null && restore != null) {
             // Keep what the task's callbacks put in the MDC (or other ThreadLocals) for its next one.
-            kept.threadLocals = threadContext.capture();
+            kept.threadLocals = captureContext();
             ThreadContext.restore(restore);
         }
         if (task != null) {
             f.contextRestore = ThreadContext.apply(task.threadLocals);
             f.contextTask = task;
         }
+    }
+
+    /**
+     * Captures the loop thread's ThreadLocal context (MDC ...), reusing the last capture while every
+     * value is the same object: see {@link ThreadContext#capture(ThreadContext.Captured)}. Loop thread only.
+     */
+    @Nullable ContextSnapshot captureContext() {
+        return threadContext.capture(lastCapture);
     }
 
     void reportUncaught(Throwable t) {
@@ -878,8 +969,17 @@ public final class EventLoop implements Executor, AutoCloseable {
             return;
         }
         TimerQueue.Timer next = timers.peek();
-        if (spinForWork(next)) {
-            return;
+        AdaptiveSpin adaptive = offloadsOut > 0 ? spinForResults : spinForCalls;
+        long spin = adaptive.spinNanos();
+        if (spin > 0) {
+            int spun = spinForWork(next, spin);
+            if (spun == SPIN_ARRIVED) {
+                adaptive.spun(true);
+                return;
+            }
+            if (spun == SPIN_RAN_OUT) {
+                adaptive.spun(false);
+            }
         }
         external.trim(); // keep nothing alive through an idle queue
         CLOCK.setOpaque(clock, CLOCK_SLOT, NO_CLOCK); // until the next turn publishes one
@@ -904,15 +1004,23 @@ public final class EventLoop implements Executor, AutoCloseable {
                 until = end;
             }
         }
+        // Code the loop ran outside a callback (a hook, a cancellation, a listener) may have left the
+        // flag set too: a set flag makes every park return at once, and the idle loop would spin.
+        Thread.interrupted();
+        long parkedAt = System.nanoTime();
         if (until == Long.MAX_VALUE) {
             LockSupport.park(this);
         } else {
-            long wait = until - System.nanoTime();
+            long wait = until - parkedAt;
             if (wait > 0) {
                 LockSupport.parkNanos(this, wait);
             }
         }
         SLEEPING.setVolatile(sleeping, SLEEP_FLAG, 0);
+        if (spin == 0) {
+            // A park that a spin would have saved: the work comes quickly again.
+            adaptive.parked(System.nanoTime() - parkedAt);
+        }
     }
 
     private static long[] newClock() {
@@ -934,30 +1042,36 @@ public final class EventLoop implements Executor, AutoCloseable {
         return published != NO_CLOCK ? published : System.nanoTime();
     }
 
+    private static final int SPIN_ARRIVED = 0;
+    private static final int SPIN_RAN_OUT = 1;
+    private static final int SPIN_TIMER_DUE = 2;
+
     /**
      * Spins briefly before parking, while the flag is still clear (so submitters do not unpark):
      * a worker's result or a portal call often arrives within microseconds, sooner than a
-     * park/unpark pair completes. At most {@link Builder#loopSpin} (20 µs; 0 turns it off) per
-     * transition to idle, and never past the next timer, so an idle loop is parked and costs no CPU.
+     * park/unpark pair completes. At most {@code spin} ({@link Builder#loopSpin}, 20 µs; 0 turns it
+     * off) per transition to idle, and never past the next timer, so an idle loop is parked and
+     * costs no CPU. Whether a transition spins at all is {@link AdaptiveSpin}'s call: a loop whose
+     * work comes later than the spin (paced calls) parks at once. Returns {@link #SPIN_ARRIVED},
+     * {@link #SPIN_RAN_OUT} or {@link #SPIN_TIMER_DUE} (the spin ended at the next timer, which
+     * says nothing about how soon work comes).
      */
-    private boolean spinForWork(TimerQueue.@Nullable Timer next) {
-        long spin = loopSpinNanos;
-        if (spin <= 0) {
-            return false;
-        }
+    private int spinForWork(TimerQueue.@Nullable Timer next, long spin) {
         long now = System.nanoTime();
         long end = now + spin;
+        int outcome = SPIN_RAN_OUT;
         if (next != null && next.deadlineNanos() - end < 0) {
             end = next.deadlineNanos();
+            outcome = SPIN_TIMER_DUE;
         }
         while (end - now > 0) {
             if (!external.isEmpty() || stopRequest != stopSeen) {
-                return true;
+                return SPIN_ARRIVED;
             }
             Thread.onSpinWait();
             now = System.nanoTime();
         }
-        return false;
+        return outcome;
     }
 
     boolean isSleeping() {
@@ -1121,6 +1235,8 @@ public final class EventLoop implements Executor, AutoCloseable {
                     r.run();
                 } catch (Throwable t) {
                     reportUncaught(t);
+                } finally {
+                    Thread.interrupted(); // as after any callback (runCallback); the joins below wait
                 }
             }
         }
@@ -1406,7 +1522,7 @@ public final class EventLoop implements Executor, AutoCloseable {
                 Duration.ofNanos(Math.max(0, (long) MAX_TIMER_LAG.getOpaque(frame))), blockedProbe.blockedEvents(),
                 blockedProbe.longestBlock(), new WorkerPoolStatistics(workers.liveThreads(), workers.idleThreads(),
                         calls.running(), offloads.abandonedRunning(), workers.createdThreads(),
-                        workers.retiredThreads(), workers.isVirtual()),
+                        workers.retiredThreads(), workers.isVirtual(), workers.startFailures()),
                 offloads.snapshot(calls), defaultLimiter.counters());
     }
 
@@ -1506,6 +1622,8 @@ public final class EventLoop implements Executor, AutoCloseable {
         private Duration blockedLoopThreshold = Duration.ofSeconds(2);
         private Duration shutdownTimeout = Duration.ofSeconds(30);
         private boolean daemon;
+        private @Nullable ThreadFactory threadFactory;
+        private @Nullable ThreadFactory loopThreadFactory;
         private final List<EventLoopListener> listeners = new ArrayList<>();
 
         /**
@@ -1568,6 +1686,8 @@ public final class EventLoop implements Executor, AutoCloseable {
             b.blockedLoopThreshold = blockedLoopThreshold;
             b.shutdownTimeout = shutdownTimeout;
             b.daemon = daemon;
+            b.threadFactory = threadFactory;
+            b.loopThreadFactory = loopThreadFactory;
             b.listeners.addAll(listeners);
             return b;
         }
@@ -1721,9 +1841,52 @@ public final class EventLoop implements Executor, AutoCloseable {
             return this;
         }
 
-        /** Whether the loop thread started by {@link #start()} is a daemon thread (default false). */
+        /**
+         * Whether the loop thread started by {@link #start()} is a daemon thread (default false). With
+         * a {@link #loopThreadFactory}, the factory's thread keeps the daemon status it was made with.
+         */
         public Builder daemon(boolean daemon) {
             this.daemon = daemon;
+            return this;
+        }
+
+        /**
+         * Where the loop's worker threads come from (default: none given, and the loop makes daemon
+         * platform threads, or virtual ones with {@link #virtualWorkers}, that do not inherit
+         * InheritableThreadLocals). Applications use it to set priorities, thread groups, an uncaught
+         * exception handler, or instrumentation. Every worker thread the loop ever starts is asked of
+         * {@code factory}, whichever thread needs it (the loop, a worker, a thread that resized a
+         * limiter); the loop thread is not (see {@link #loopThreadFactory}).
+         *
+         * <p>The factory must return a new, unstarted thread that runs the runnable it is given. The
+         * loop then names it ({@link #workerNamePrefix} plus a number) and makes it a daemon; the
+         * factory decides the rest, including whether the thread inherits InheritableThreadLocals
+         * (a {@code new Thread(group, r, name, 0, false)} does not). For virtual workers pass a virtual
+         * factory, e.g. {@code Thread.ofVirtual().inheritInheritableThreadLocals(false).factory()},
+         * and leave {@link #virtualWorkers} false: setting both fails at {@link #start()} and
+         * {@link #run}. The factory is called on the thread that needs a worker and must not block.
+         *
+         * <p>If the factory throws, returns null, or the thread cannot be started (the JVM's "unable
+         * to create native thread" {@code OutOfMemoryError}), the pool stays as it was: the calls
+         * that were to run on the new thread fail with that error and return their tokens, calls
+         * already running are not touched, and the next call tries to start a thread again.
+         */
+        public Builder threadFactory(ThreadFactory factory) {
+            this.threadFactory = Objects.requireNonNull(factory, "threadFactory must not be null");
+            return this;
+        }
+
+        /**
+         * Where the loop thread that {@link #start()} runs on comes from (default: a platform thread,
+         * {@link #daemon} as set, that does not inherit InheritableThreadLocals). The loop names the
+         * thread after the loop; the factory decides the rest (daemon status included). Not used by
+         * {@link #run}, which runs the loop on the calling thread. The factory must return a new,
+         * unstarted thread that runs the runnable it is given. If it throws, returns null, or the
+         * thread cannot be started, {@link #start()} throws that error (or an
+         * {@link IllegalStateException} saying what the factory returned) and leaves nothing running.
+         */
+        public Builder loopThreadFactory(ThreadFactory factory) {
+            this.loopThreadFactory = Objects.requireNonNull(factory, "loopThreadFactory must not be null");
             return this;
         }
 
@@ -1745,7 +1908,14 @@ public final class EventLoop implements Executor, AutoCloseable {
             return new EventLoop(this).runHere(main);
         }
 
-        /** Starts a loop with these settings on a new thread. */
+        /**
+         * Starts a loop with these settings on a new thread.
+         *
+         * @throws IllegalStateException if both {@link #virtualWorkers} and {@link #threadFactory} are
+         *         set, or the {@link #loopThreadFactory} returned null or a started thread
+         * @throws OutOfMemoryError if the JVM cannot create the loop thread (and anything else the
+         *         {@link #loopThreadFactory} throws, as it came); nothing of the loop is left running
+         */
         public EventLoop start() {
             return new EventLoop(this).startThread();
         }
