@@ -307,23 +307,28 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
      * scope this turn. {@code mayInterruptIfRunning} is ignored, as {@code CompletableFuture}
      * ignores it: the cancel mode decides.
      *
-     * @throws UnsupportedOperationException for a stage that stands for async code in a scope of
-     *         its own ({@link CancelScope#run}, {@link TaskGroup#open}, ...): cancel that scope
+     * @throws UnsupportedOperationException for a stage that stands for a task or a scope's body
+     *         ({@link CancelScope#run}, {@link TaskGroup#open}, {@link TaskGroup#startSoon}, ...):
+     *         cancel the scope
      * @throws IllegalStateException off the loop thread while the stage is pending: its
      *         cancellation touches loop-confined state, and its dependents must run on the loop
      */
     @Override
     public boolean cancel(boolean mayInterruptIfRunning) {
+        if (isDone()) {
+            return isCancelled();
+        }
         int p = phase;
         if (p != PENDING) {
-            // Decided already: resolved, or cancelled by its scope with the completion queued.
-            return p == CANCELLED || isCancelled();
+            // Decided already: cancelled by its scope with the completion queued, or resolving normally.
+            return p == CANCELLED;
         }
         if (!cancellableByStage()) {
-            throw new UnsupportedOperationException("this stage stands for async code that runs in a cancel scope of "
-                    + "its own, so cancel() cannot end it: cancel that scope instead (CancelScope.cancel() for "
-                    + "CancelScope.run, TaskGroup.cancelScope().cancel() for TaskGroup.open, stop(true) for "
-                    + "BlockingPortal.open)");
+            throw new UnsupportedOperationException("this stage stands for async code (a task, or the body of a "
+                    + "scope) that cancel() on its stage cannot stop: cancel its cancel scope instead "
+                    + "(CancelScope.cancel() for CancelScope.run; TaskGroup.cancelScope().cancel() for TaskGroup.open "
+                    + "and startSoon, or run the task's body in a CancelScope of its own and cancel that; stop(true) "
+                    + "for BlockingPortal.open)");
         }
         EventLoop l = loop;
         if (!l.inEventLoop()) {
@@ -350,13 +355,14 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
         }
         disarm();
         phase = DONE;
-        completeInContext(null, new CancellationException("the stage was cancelled with cancel()"));
+        completeInContext(null, new CancellationException()); // as CompletableFuture.cancel makes it
         return true;
     }
 
     /**
      * Whether {@link #cancel} may end this stage: true for the awaitables that undo their wait in
-     * {@link #onCancelled}; false (cancel refuses) for stages of async code that has a scope of its own.
+     * {@link #onCancelled}; false (cancel refuses) for the stages of tasks and scope bodies, which
+     * only their scope can stop.
      */
     boolean cancellableByStage() {
         return false;

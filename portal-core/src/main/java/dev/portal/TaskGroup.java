@@ -3,7 +3,6 @@ package dev.portal;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionStage;
 
 
@@ -85,11 +84,11 @@ public final class TaskGroup {
      * Starts {@code fn} as a new task named {@code name} on the loop's next turn. The returned stage
      * completes with the task's outcome; a failure also fails the group.
      *
-     * <p><b>Cancelling the stage</b> (on the loop thread) cancels this task alone, through a cancel
-     * scope of its own: the stage completes at once with a {@code CancellationException}, and the
-     * task sees the cancellation at its next checkpoint (a task not started yet starts cancelled);
-     * the group still waits for it to end, and does not count the cancellation as a failure. Off the
-     * loop thread, {@code cancel()} throws {@link IllegalStateException}, as every loop stage's does.
+     * <p><b>Cancelling the stage is refused</b> ({@link UnsupportedOperationException}): as in
+     * AnyIO, the task runs in the group's scope and has no scope of its own for {@code cancel()} to
+     * stop, and a hidden one would change what {@link CancelScope#current()} is inside the task. To
+     * cancel one task, run its body in a {@link CancelScope} of its own and cancel that; to cancel
+     * them all, cancel {@link #cancelScope()}.
      *
      * @throws IllegalStateException if the group has already finished
      */
@@ -103,41 +102,16 @@ public final class TaskGroup {
         active++;
         LoopTask parent = loop.frame.currentTask;
         LoopTask task = new LoopTask(name, parent != null ? parent.locals : Locals.EMPTY, loop.captureContext());
-        CancelScope taskScope = CancelScope.create();
-        TaskHandle<T> handle = new TaskHandle<>(loop, taskScope);
+        LoopPromise<T> handle = LoopPromise.here(loop);
         loop.taskStarted(task);
         loop.executeLocal(() -> {
-            taskScope.enter(loop, scope, false);
-            loop.start(task, taskScope, fn, (v, e) -> {
-                // The task's own scope absorbs a cancellation made through its stage: not a failure.
-                boolean caught = taskScope.exit(e);
-                taskFinished(caught ? null : e);
-                handle.settle(v, caught ? new CancellationException("the task was cancelled with cancel() on its "
-                        + "stage") : e);
+            LoopPromise<T> result = loop.spawn(task, scope, fn, loop.frame.currentTask, scope);
+            result.whenComplete((v, e) -> {
+                taskFinished(e);
+                handle.settle(v, e);
             });
         });
         return handle;
-    }
-
-    /** The stage of one task: cancelling it cancels the task's own scope. */
-    private static final class TaskHandle<T> extends LoopPromise<T> {
-        private final CancelScope taskScope;
-
-        TaskHandle(EventLoop loop, CancelScope taskScope) {
-            super(loop, loop.frame.currentTask, loop.frame.currentScope);
-            this.taskScope = taskScope;
-        }
-
-        @Override
-        boolean cancellableByStage() {
-            return true;
-        }
-
-        @Override
-        boolean onCancelled(CancelledException e) {
-            taskScope.cancel(); // before the task starts, it then starts cancelled
-            return true;
-        }
     }
 
     private void bodyFinished(@Nullable Object value, @Nullable Throwable error) {

@@ -45,8 +45,25 @@ class LoopPromiseTest {
         loop.close();
     }
 
+    /** A promise that cancel() may end, as the loop's awaitables are (a bare one refuses). */
     private static LoopPromise<String> promise() {
-        return new LoopPromise<>(loop, null, loop.rootScope);
+        return new LoopPromise<>(loop, null, loop.rootScope) {
+            @Override
+            boolean cancellableByStage() {
+                return true;
+            }
+        };
+    }
+
+    /** Cancels {@code f}; a loop stage on its loop's thread, where cancel() must be called while it is pending. */
+    private static void cancel(CompletableFuture<String> f) {
+        if (!(f instanceof LoopPromise)) {
+            f.cancel(true);
+            return;
+        }
+        CompletableFuture<Boolean> done = new CompletableFuture<>();
+        loop.execute(() -> done.complete(f.cancel(true)));
+        done.join();
     }
 
     /** The completing methods of CompletableFuture, applied to either kind of future. */
@@ -55,7 +72,7 @@ class LoopPromiseTest {
         COMPLETE_NULL(f -> f.complete(null)),
         COMPLETE_EXCEPTIONALLY(f -> f.completeExceptionally(new IllegalStateException("boom"))),
         COMPLETE_EXCEPTIONALLY_WRAPPED(f -> f.completeExceptionally(new CompletionException(new IllegalStateException("w")))),
-        CANCEL(f -> f.cancel(true)),
+        CANCEL(LoopPromiseTest::cancel),
         OBTRUDE_VALUE(f -> f.obtrudeValue("obtruded")),
         OBTRUDE_EXCEPTION(f -> f.obtrudeException(new IllegalArgumentException("obtruded"))),
         COMPLETE_ASYNC(f -> f.completeAsync(() -> "async", Runnable::run)),

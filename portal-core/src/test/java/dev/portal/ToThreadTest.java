@@ -285,8 +285,13 @@ class ToThreadTest {
                 .hasMessageContaining("FromThread.run");
     }
 
+    /**
+     * cancel() on the stage, made off the loop thread, is refused loudly and changes nothing; made on
+     * the loop, a running shielded call refuses it too. Either way the call completes with its value
+     * and frees its token, and the loop reports nothing.
+     */
     @Test
-    void cancellingTheReturnedStageDirectlyRaisesNoErrorAndStillFreesTheToken() throws Exception {
+    void cancellingTheReturnedStageOffTheLoopIsRefusedAndStillFreesTheToken() throws Exception {
         CapacityLimiter limiter = new CapacityLimiter(1);
         List<Throwable> uncaught = new CopyOnWriteArrayList<>();
         EventLoop loop = EventLoop.builder().name("tt-direct-cancel").listener(recordingListener(uncaught)).start();
@@ -299,9 +304,13 @@ class ToThreadTest {
                 return "value";
             }, limiter).toCompletableFuture())).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
 
-            assertThat(call.cancel(true)).isTrue();
+            assertThat(catchThrowable(() -> call.cancel(true))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("must be called on that loop's thread");
+            assertThat(submit(loop, () -> CompletableFuture.completedFuture(call.cancel(true)))
+                    .get(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).as("a running shielded call refuses").isFalse();
             assertThat(limiter.borrowedTokens()).isEqualTo(1);
             gate.countDown();
+            assertThat(call.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("value");
             await().atMost(TIMEOUT).until(() -> finished.get() && limiter.borrowedTokens() == 0);
             assertThat(submit(loop, () -> ToThread.runSync(() -> "next", limiter)).get(TIMEOUT.toSeconds(),
                     TimeUnit.SECONDS)).isEqualTo("next");
