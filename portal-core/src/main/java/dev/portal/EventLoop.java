@@ -503,15 +503,21 @@ public final class EventLoop implements Executor, AutoCloseable {
         end.suspended();
         stage.whenComplete((value, error) -> {
             if (inEventLoop()) {
-                liveTasks.remove(task);
-                end.ended(value, error);
+                taskEnded(task, end, value, error);
             } else {
-                executeSoon(() -> {
-                    liveTasks.remove(task);
-                    end.ended(value, error);
-                });
+                executeSoon(() -> taskEnded(task, end, value, error));
             }
         });
+    }
+
+    /** A task's end on the loop; what it throws goes to the uncaught handler (nobody holds the stage). */
+    private <T> void taskEnded(LoopTask task, TaskEnd<? super T> end, @Nullable T value, @Nullable Throwable error) {
+        liveTasks.remove(task);
+        try {
+            end.ended(value, error);
+        } catch (Throwable t) {
+            reportUncaught(t);
+        }
     }
 
     static boolean isDoneNormally(CompletableFuture<?> stage) {

@@ -51,4 +51,20 @@ abstract class LoopFrameFields extends LoopFramePadding {
     ContextSnapshot.@Nullable Scope contextRestore;
     /** Set while a callback that may keep its task's context applied has not entered a task yet. */
     boolean mayKeepContext;
+    /** How many promise completions are nested on the loop's stack now (see LoopPromise#completeInContext). */
+    int completionDepth;
+    /** Completions queued past the nesting limit, drained by the outermost completion. */
+    LoopPromise.@Nullable Deferred deferredHead;
+    LoopPromise.@Nullable Deferred deferredTail;
+
+    /** Queues a completion on the trampoline. Loop thread only. */
+    final void defer(LoopPromise.Deferred d) {
+        LoopPromise.Deferred tail = deferredTail;
+        if (tail == null) {
+            deferredHead = d;
+        } else {
+            tail.next = d;
+        }
+        deferredTail = d;
+    }
 }

@@ -65,7 +65,14 @@ public final class TaskGroup {
             LoopPromise<Object> done = LoopPromise.here(loop);
             group.done = done;
             CompletionStage<T> stage = EventLoop.callSafely(() -> body.run(group));
-            stage.whenComplete((v, e) -> loop.runOnLoop(() -> group.bodyFinished(v, e)));
+            // The stage whenComplete returns is dropped: a failure in here goes to the loop.
+            stage.whenComplete((v, e) -> loop.runOnLoop(() -> {
+                try {
+                    group.bodyFinished(v, e);
+                } catch (Throwable t) {
+                    loop.reportUncaught(t);
+                }
+            }));
             return done;
         });
     }
@@ -101,7 +108,11 @@ public final class TaskGroup {
         loop.executeLocal(() -> {
             LoopPromise<T> result = loop.spawn(task, scope, fn, loop.frame.currentTask, scope);
             result.whenComplete((v, e) -> {
-                taskFinished(e);
+                try {
+                    taskFinished(e);
+                } catch (Throwable t) {
+                    loop.reportUncaught(t); // the stage whenComplete returns is dropped
+                }
                 handle.settle(v, e);
             });
         });
