@@ -20,6 +20,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 
+import dev.portal.internal.AdaptiveSpin;
 import dev.portal.internal.MpscQueue;
 import dev.portal.internal.TimerQueue;
 
@@ -953,10 +954,15 @@ public final class BlockingPortal implements AutoCloseable {
                 // once per turn.
                 return;
             }
+            AdaptiveSpin adaptive = loop.callerSpin;
+            if (adaptive.spinNanos() <= 0) {
+                return; // recent spins ran out before their results came: park at once
+            }
             int spinners = SPINNERS.get();
             if (spinners >= MAX_SPINNERS || !SPINNERS.compareAndSet(spinners, spinners + 1)) {
                 return;
             }
+            boolean done = false;
             try {
                 long now = System.nanoTime();
                 long deadline = now + spin;
@@ -970,6 +976,7 @@ public final class BlockingPortal implements AutoCloseable {
                 while (true) {
                     if (now - pollAgain >= 0) {
                         if (isDone()) {
+                            done = true;
                             return;
                         }
                         pollAgain = now + pollEvery;
@@ -991,6 +998,7 @@ public final class BlockingPortal implements AutoCloseable {
                 }
             } finally {
                 SPINNERS.decrementAndGet();
+                adaptive.spun(done);
             }
         }
 

@@ -21,6 +21,7 @@ import io.micrometer.context.ContextRegistry;
 import io.micrometer.context.ContextSnapshot;
 import io.micrometer.context.ContextSnapshotFactory;
 
+import dev.portal.internal.AdaptiveSpin;
 import dev.portal.internal.MpscQueue;
 import dev.portal.internal.ThreadContext;
 import dev.portal.internal.TimerQueue;
@@ -134,6 +135,23 @@ public final class EventLoop implements Executor, AutoCloseable {
     /** Settings read on hot paths, copied out of {@link #config}. */
     private final long loopSpinNanos;
     final long callerSpinNanos;
+    /**
+     * Whether the idle loop spins before it parks, learnt apart for two kinds of wait, which differ
+     * in how soon their work comes: with offloads of its own out on workers (their results come
+     * as soon as the functions return), and with none (the next call or task comes from outside,
+     * maybe back to back, maybe a web request's worth of milliseconds later). Loop thread only.
+     */
+    private final AdaptiveSpin spinForResults;
+    private final AdaptiveSpin spinForCalls;
+    /**
+     * Offloads this loop's code started whose results the loop has not yet taken; loop thread only.
+     * Decides which of the two spins an idle turn uses; a count that drifts only costs that choice.
+     */
+    int offloadsOut;
+    /** The loop thread's last context capture, handed out again while its values are unchanged. */
+    private final ThreadContext.Captured lastCapture = new ThreadContext.Captured();
+    /** Whether portal callers spin for their results; shared by them all (see {@link AdaptiveSpin}). */
+    final AdaptiveSpin callerSpin;
     final long callerMaxSpinNanos;
     final OffloadCounters offloads = new OffloadCounters();
     /** The listeners; each reporting point reads them once and does nothing more when there are none. */
@@ -197,6 +215,9 @@ public final class EventLoop implements Executor, AutoCloseable {
         this.loopSpinNanos = config.loopSpinNanos;
         this.callerSpinNanos = config.callerSpinNanos;
         this.callerMaxSpinNanos = config.callerMaxSpinNanos;
+        this.spinForResults = new AdaptiveSpin(config.loopSpinNanos);
+        this.spinForCalls = new AdaptiveSpin(config.loopSpinNanos);
+        this.callerSpin = new AdaptiveSpin(config.callerSpinNanos);
         this.workers = new WorkerPool(config.workerNamePrefix != null ? config.workerNamePrefix : name + "-worker-",
                 config.workerIdleTimeout, config.virtualWorkers, config.workerSpinNanos, this::reportUncaught);
         this.listeners = new LoopListeners(name, this.config.listeners);
@@ -789,13 +810,21 @@ public final class EventLoop implements Executor, AutoCloseable {
         f.contextRestore = null;
         if (kept != null && restore != null) {
             // Keep what the task's callbacks put in the MDC (or other ThreadLocals) for its next one.
-            kept.threadLocals = threadContext.capture();
+            kept.threadLocals = captureContext();
             ThreadContext.restore(restore);
         }
         if (task != null) {
             f.contextRestore = ThreadContext.apply(task.threadLocals);
             f.contextTask = task;
         }
+    }
+
+    /**
+     * Captures the loop thread's ThreadLocal context (MDC ...), reusing the last capture while every
+     * value is the same object: see {@link ThreadContext#capture(ThreadContext.Captured)}. Loop thread only.
+     */
+    @Nullable ContextSnapshot captureContext() {
+        return threadContext.capture(lastCapture);
     }
 
     void reportUncaught(Throwable t) {
@@ -811,8 +840,17 @@ public final class EventLoop implements Executor, AutoCloseable {
             return;
         }
         TimerQueue.Timer next = timers.peek();
-        if (spinForWork(next)) {
-            return;
+        AdaptiveSpin adaptive = offloadsOut > 0 ? spinForResults : spinForCalls;
+        long spin = adaptive.spinNanos();
+        if (spin > 0) {
+            int spun = spinForWork(next, spin);
+            if (spun == SPIN_ARRIVED) {
+                adaptive.spun(true);
+                return;
+            }
+            if (spun == SPIN_RAN_OUT) {
+                adaptive.spun(false);
+            }
         }
         external.trim(); // keep nothing alive through an idle queue
         CLOCK.setOpaque(clock, CLOCK_SLOT, NO_CLOCK); // until the next turn publishes one
@@ -837,15 +875,20 @@ public final class EventLoop implements Executor, AutoCloseable {
                 until = end;
             }
         }
+        long parkedAt = System.nanoTime();
         if (until == Long.MAX_VALUE) {
             LockSupport.park(this);
         } else {
-            long wait = until - System.nanoTime();
+            long wait = until - parkedAt;
             if (wait > 0) {
                 LockSupport.parkNanos(this, wait);
             }
         }
         SLEEPING.setVolatile(sleeping, SLEEP_FLAG, 0);
+        if (spin == 0) {
+            // A park that a spin would have saved: the work comes quickly again.
+            adaptive.parked(System.nanoTime() - parkedAt);
+        }
     }
 
     private static long[] newClock() {
@@ -867,30 +910,36 @@ public final class EventLoop implements Executor, AutoCloseable {
         return published != NO_CLOCK ? published : System.nanoTime();
     }
 
+    private static final int SPIN_ARRIVED = 0;
+    private static final int SPIN_RAN_OUT = 1;
+    private static final int SPIN_TIMER_DUE = 2;
+
     /**
      * Spins briefly before parking, while the flag is still clear (so submitters do not unpark):
      * a worker's result or a portal call often arrives within microseconds, sooner than a
-     * park/unpark pair completes. At most {@link Builder#loopSpin} (20 µs; 0 turns it off) per
-     * transition to idle, and never past the next timer, so an idle loop is parked and costs no CPU.
+     * park/unpark pair completes. At most {@code spin} ({@link Builder#loopSpin}, 20 µs; 0 turns it
+     * off) per transition to idle, and never past the next timer, so an idle loop is parked and
+     * costs no CPU. Whether a transition spins at all is {@link AdaptiveSpin}'s call: a loop whose
+     * work comes later than the spin (paced calls) parks at once. Returns {@link #SPIN_ARRIVED},
+     * {@link #SPIN_RAN_OUT} or {@link #SPIN_TIMER_DUE} (the spin ended at the next timer, which
+     * says nothing about how soon work comes).
      */
-    private boolean spinForWork(TimerQueue.@Nullable Timer next) {
-        long spin = loopSpinNanos;
-        if (spin <= 0) {
-            return false;
-        }
+    private int spinForWork(TimerQueue.@Nullable Timer next, long spin) {
         long now = System.nanoTime();
         long end = now + spin;
+        int outcome = SPIN_RAN_OUT;
         if (next != null && next.deadlineNanos() - end < 0) {
             end = next.deadlineNanos();
+            outcome = SPIN_TIMER_DUE;
         }
         while (end - now > 0) {
             if (!external.isEmpty() || stopRequest != stopSeen) {
-                return true;
+                return SPIN_ARRIVED;
             }
             Thread.onSpinWait();
             now = System.nanoTime();
         }
-        return false;
+        return outcome;
     }
 
     boolean isSleeping() {

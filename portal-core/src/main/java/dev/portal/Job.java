@@ -75,7 +75,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         this.options = options;
         LoopTask host = task;
         this.locals = host != null ? host.locals : Locals.EMPTY;
-        this.threadLocals = loop.threadContext.capture();
+        this.threadLocals = loop.captureContext();
     }
 
     /**
@@ -193,7 +193,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         if (o != null) {
             o.startNanos = System.nanoTime();
         }
-        ContextSnapshot.Scope restore = ThreadContext.apply(threadLocals);
+        loop.threadContext.enter(worker.keptContext(), threadLocals);
         try {
             outcome = fn.call();
         } catch (Throwable t) {
@@ -203,7 +203,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
             if (o != null) {
                 o.endNanos = System.nanoTime();
             }
-            ThreadContext.restore(restore);
+            ThreadContext.afterJob(worker.keptContext());
             finishRunning(worker);
             worker.setCurrentJob(null);
         }
@@ -252,6 +252,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
     /** The function returned (or never ran) and its token is free: report to the caller. */
     @Override
     public void run() {
+        loop.offloadsOut--;
         if (isCancelling()) {
             completeCancelled(scope.newCancelledException());
             return;
@@ -322,6 +323,7 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         OffloadCounters c = loop.offloads;
         OffloadObservation o = observation();
         if (state == WAITING && limiter().withdraw(this)) {
+            loop.offloadsOut--; // no worker will hand it back
             c.cancelledBeforeStart.increment();
             if (o != null) {
                 o.reportNotStarted(this);

@@ -102,7 +102,7 @@ public final class TaskGroup {
         }
         active++;
         LoopTask parent = loop.frame.currentTask;
-        LoopTask task = new LoopTask(name, parent != null ? parent.locals : Locals.EMPTY, loop.threadContext.capture());
+        LoopTask task = new LoopTask(name, parent != null ? parent.locals : Locals.EMPTY, loop.captureContext());
         LoopPromise<T> handle = LoopPromise.here(loop);
         loop.taskStarted(task);
         loop.executeLocal(() -> {

@@ -77,6 +77,7 @@ public final class ToThread {
             }
             return job;
         }
+        loop.offloadsOut++; // until its result comes back (Job.run) or it is withdrawn
         if (job.limiter().acquireOrEnqueue(job, loop.frame.turnNanos)) {
             job.granted();
         }

@@ -1,7 +1,11 @@
 package dev.portal.internal;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 import io.micrometer.context.ContextAccessor;
@@ -29,7 +33,8 @@ import org.jspecify.annotations.Nullable;
  */
 public final class ThreadContext {
 
-    private static final ThreadContext DEFAULT = new ThreadContext(new GlobalWithMdc(), null);
+    private static final GlobalWithMdc GLOBAL_WITH_MDC = new GlobalWithMdc();
+    private static final ThreadContext DEFAULT = new ThreadContext(GLOBAL_WITH_MDC, null);
 
     /**
      * The registry whose accessors decide whether there is anything to capture; null when that
@@ -74,6 +79,155 @@ public final class ThreadContext {
             return null;
         }
         return factory.captureAll();
+    }
+
+    /**
+     * The accessors whose values make up a capture, when a capture can be recognised by their
+     * identities ({@link #sameValues}); null when it cannot (a snapshot factory, whose accessors
+     * are not known, or SLF4J's MDC with a binding other than Logback, whose only reading is a
+     * fresh copy of the map).
+     */
+    private @Nullable List<ThreadLocalAccessor<?>> identifiable() {
+        ContextRegistry r = this == DEFAULT ? GLOBAL_WITH_MDC : registry;
+        if (r == null) {
+            return null;
+        }
+        List<ThreadLocalAccessor<?>> accessors = r.getThreadLocalAccessors();
+        for (int i = 0, n = accessors.size(); i < n; i++) {
+            if (isMdc(accessors.get(i)) && LogbackMdc.PROPERTY_MAP == null) {
+                return null;
+            }
+        }
+        return accessors;
+    }
+
+    private static boolean isMdc(ThreadLocalAccessor<?> accessor) {
+        return Slf4jThreadLocalAccessor.KEY.equals(accessor.key());
+    }
+
+    /**
+     * An accessor's value as an identity: the object itself, and for the MDC under Logback the map
+     * Logback keeps for readers, which stays the same object until the MDC changes (SLF4J's own
+     * reading copies the map on every call).
+     */
+    private static @Nullable Object identity(ThreadLocalAccessor<?> accessor) {
+        if (isMdc(accessor)) {
+            return LogbackMdc.propertyMap();
+        }
+        return accessor.getValue();
+    }
+
+    private static Object[] identities(List<ThreadLocalAccessor<?>> accessors) {
+        Object[] ids = new Object[accessors.size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = identity(accessors.get(i));
+        }
+        return ids;
+    }
+
+    private static boolean sameValues(List<ThreadLocalAccessor<?>> accessors, Object @Nullable [] ids) {
+        if (ids == null || ids.length != accessors.size()) {
+            return false;
+        }
+        for (int i = 0; i < ids.length; i++) {
+            if (identity(accessors.get(i)) != ids[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The last capture one thread made, kept to be handed out again while the thread's values stay
+     * the same objects. One thread only (the loop's).
+     */
+    public static final class Captured {
+        private @Nullable List<ThreadLocalAccessor<?>> accessors;
+        private Object @Nullable [] ids;
+        private @Nullable ContextSnapshot snapshot;
+    }
+
+    /**
+     * As {@link #capture()}, but hands out {@code last}'s snapshot again when every value is the
+     * same object as at that capture: a loop task that offloads a thousand calls with one MDC
+     * captures it once, not a thousand times. Snapshots are immutable, so sharing one is safe.
+     * The thread that owns {@code last} only.
+     */
+    public @Nullable ContextSnapshot capture(Captured last) {
+        List<ThreadLocalAccessor<?>> accessors = identifiable();
+        if (accessors == null) {
+            return capture();
+        }
+        if (accessors.isEmpty()) {
+            return null;
+        }
+        if (last.accessors == accessors && sameValues(accessors, last.ids)) {
+            return last.snapshot;
+        }
+        Object[] ids = identities(accessors);
+        ContextSnapshot snapshot = factory.captureAll();
+        last.accessors = accessors;
+        last.ids = ids;
+        last.snapshot = snapshot;
+        return snapshot;
+    }
+
+    /**
+     * The context a pooled thread has applied and keeps between the jobs it runs: one thread only
+     * (a worker's). See {@link #enter}.
+     */
+    public static final class Kept {
+        private @Nullable ContextSnapshot snapshot;
+        private ContextSnapshot.@Nullable Scope scope;
+        private @Nullable List<ThreadLocalAccessor<?>> accessors;
+        private Object @Nullable [] ids;
+    }
+
+    /**
+     * Applies {@code snapshot} for a job on a pooled thread, unless the thread still has it applied
+     * from its previous job, unchanged: a worker running a burst of calls from one loop task applies
+     * their context once. A job that changed a value in between (an {@code MDC.put}) is seen by the
+     * values' identities, and the context is then restored and applied afresh, so no job sees what
+     * an earlier one left. Follow each job with {@link #afterJob} and, before the thread idles or
+     * exits, {@link #leave}. The thread that owns {@code kept} only.
+     */
+    public void enter(Kept kept, @Nullable ContextSnapshot snapshot) {
+        if (snapshot != null && kept.snapshot == snapshot) {
+            List<ThreadLocalAccessor<?>> accessors = kept.accessors;
+            if (accessors != null && accessors == identifiable() && sameValues(accessors, kept.ids)) {
+                return;
+            }
+        }
+        leave(kept);
+        if (snapshot == null) {
+            return;
+        }
+        kept.scope = snapshot.setThreadLocals();
+        kept.snapshot = snapshot;
+        List<ThreadLocalAccessor<?>> accessors = identifiable();
+        if (accessors != null) {
+            kept.accessors = accessors;
+            kept.ids = identities(accessors);
+        }
+    }
+
+    /** After a job: keeps its context applied if the next job can recognise it, else restores now. */
+    public static void afterJob(Kept kept) {
+        if (kept.accessors == null) {
+            leave(kept);
+        }
+    }
+
+    /** Restores what the thread had before the kept context was applied. */
+    public static void leave(Kept kept) {
+        ContextSnapshot.Scope scope = kept.scope;
+        kept.scope = null;
+        kept.snapshot = null;
+        kept.accessors = null;
+        kept.ids = null;
+        if (scope != null) {
+            scope.close();
+        }
     }
 
     /** Applies a snapshot to the calling thread; close the result to restore the previous values. */
@@ -185,6 +339,41 @@ public final class ThreadContext {
         @Override
         public String toString() {
             return "ContextRegistry.getInstance() + MDC";
+        }
+    }
+
+    /**
+     * Logback's reader map of the MDC, reached without a compile-time dependency: a method handle on
+     * {@code LogbackMDCAdapter.getPropertyMap()}, found once, when SLF4J is bound to Logback.
+     */
+    private static final class LogbackMdc {
+        static final @Nullable MethodHandle PROPERTY_MAP = find();
+
+        private static @Nullable MethodHandle find() {
+            try {
+                Class.forName("org.slf4j.MDC", false, ThreadContext.class.getClassLoader());
+                Object adapter = org.slf4j.MDC.getMDCAdapter();
+                if (adapter == null || !adapter.getClass().getName().equals("ch.qos.logback.classic.util.LogbackMDCAdapter")) {
+                    return null;
+                }
+                MethodHandle h = MethodHandles.publicLookup().findVirtual(adapter.getClass(), "getPropertyMap",
+                        MethodType.methodType(Map.class));
+                return h.bindTo(adapter).asType(MethodType.methodType(Object.class));
+            } catch (ReflectiveOperationException | LinkageError | RuntimeException absent) {
+                return null;
+            }
+        }
+
+        static @Nullable Object propertyMap() {
+            MethodHandle h = PROPERTY_MAP;
+            if (h == null) {
+                return new Object(); // never the same: no identity to go by
+            }
+            try {
+                return (Object) h.invokeExact();
+            } catch (Throwable t) {
+                return new Object();
+            }
         }
     }
 }

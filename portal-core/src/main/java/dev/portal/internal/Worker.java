@@ -98,6 +98,11 @@ public final class Worker extends WorkerFields implements Runnable {
         CURRENT_JOB.setRelease(this, job);
     }
 
+    /** The context this worker keeps applied between jobs ({@link ThreadContext#enter}). Worker thread only. */
+    public ThreadContext.Kept keptContext() {
+        return keptContext;
+    }
+
     public Thread thread() {
         Thread t = thread;
         if (t == null) {
@@ -193,6 +198,7 @@ public final class Worker extends WorkerFields implements Runnable {
         try {
             pool.work(this);
         } finally {
+            ThreadContext.leave(keptContext);
             if (!platform) {
                 CURRENT.remove();
             }
@@ -227,6 +233,8 @@ abstract class WorkerFields extends WorkerPadding {
     /** A job handed to this worker, to run next. */
     @Nullable WorkerJob handoff;
     long idleSinceNanos;
+    /** The callers' context still applied from the last job; restored before the worker idles. */
+    final ThreadContext.Kept keptContext = new ThreadContext.Kept();
     @Nullable Thread thread;
     /**
      * Calls this worker started and finished. Written by the worker only, with opaque stores (so a

@@ -1,0 +1,162 @@
+package dev.portal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.micrometer.context.ContextRegistry;
+import io.micrometer.context.ThreadLocalAccessor;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+import org.slf4j.MDC;
+
+/**
+ * The loop hands out its last context capture again while the values are the same objects, and a
+ * worker keeps a job's context applied for the next job with the same capture: what every job sees
+ * must be exactly what a fresh capture and apply would give it.
+ */
+class ContextReuseTest {
+
+    private static final ThreadLocal<String> TENANT = new ThreadLocal<>();
+
+    @AfterEach
+    void clean() {
+        MDC.clear();
+        TENANT.remove();
+    }
+
+    /** A tenant accessor that counts how often Portal sets and clears it. */
+    private static final class Counted implements ThreadLocalAccessor<String> {
+        /** Counts on Portal's worker threads only (the loop applies its tasks' context too). */
+        final AtomicInteger sets = new AtomicInteger();
+        final AtomicInteger clears = new AtomicInteger();
+
+        private static boolean onWorker() {
+            return Thread.currentThread().getName().contains("-worker-");
+        }
+
+        @Override
+        public Object key() {
+            return "portal.test.tenant";
+        }
+
+        @Override
+        public String getValue() {
+            return TENANT.get();
+        }
+
+        @Override
+        public void setValue(String value) {
+            if (onWorker()) {
+                sets.incrementAndGet();
+            }
+            TENANT.set(value);
+        }
+
+        @Override
+        public void setValue() {
+            if (onWorker()) {
+                clears.incrementAndGet();
+            }
+            TENANT.remove();
+        }
+    }
+
+    @Test
+    void aBurstRunByOneWorkerAppliesTheContextOnceAndTheIdleWorkerIsCleared() throws Exception {
+        Counted accessor = new Counted();
+        ContextRegistry registry = new ContextRegistry().registerThreadLocalAccessor(accessor);
+        CapacityLimiter one = new CapacityLimiter("one", 1);
+        try (EventLoop loop = EventLoop.builder().contextRegistry(registry).start();
+                BlockingPortal portal = BlockingPortal.openOn(loop)) {
+            CountDownLatch allQueued = new CountDownLatch(1);
+            TENANT.set("acme");
+            List<String> seen = portal.call(() -> {
+                List<CompletableFuture<String>> calls = new ArrayList<>();
+                calls.add(ToThread.runSync(() -> {
+                    assertThat(allQueued.await(10, TimeUnit.SECONDS)).isTrue();
+                    return TENANT.get();
+                }, one).toCompletableFuture());
+                for (int i = 1; i < 100; i++) {
+                    calls.add(ToThread.runSync(TENANT::get, one).toCompletableFuture());
+                }
+                allQueued.countDown();
+                return CompletableFuture.allOf(calls.toArray(new CompletableFuture<?>[0]))
+                        .thenApply(v -> calls.stream().map(CompletableFuture::join).toList());
+            });
+            TENANT.remove();
+            assertThat(seen).hasSize(100).containsOnly("acme");
+            // The 100 calls ran back to back on one worker (each freed token handed it the next).
+            assertThat(accessor.sets.get()).as("applies on the worker").isEqualTo(1);
+            // Once idle, the worker no longer carries the tenant.
+            await().atMost(Duration.ofSeconds(10)).until(() -> accessor.clears.get() >= 1);
+        }
+    }
+
+    @RepeatedTest(20)
+    void aJobThatChangesTheMdcLeavesNothingForTheNextJobWithTheSameCapture() throws Exception {
+        CapacityLimiter one = new CapacityLimiter("one", 1);
+        try (BlockingPortal portal = BlockingPortal.start()) {
+            MDC.put("traceId", "t-1");
+            MDC.put("userId", "u-1");
+            CountDownLatch allQueued = new CountDownLatch(1);
+            List<Map<String, String>> seen = portal.call(() -> {
+                List<CompletableFuture<Map<String, String>>> calls = new ArrayList<>();
+                calls.add(ToThread.runSync(() -> {
+                    assertThat(allQueued.await(10, TimeUnit.SECONDS)).isTrue();
+                    Map<String, String> mine = MDC.getCopyOfContextMap();
+                    MDC.put("leak", "from the first call");
+                    MDC.remove("userId");
+                    return mine;
+                }, one).toCompletableFuture());
+                for (int i = 1; i < 50; i++) {
+                    calls.add(ToThread.runSync(() -> {
+                        Map<String, String> mine = MDC.getCopyOfContextMap();
+                        MDC.put("leak", "from a later call");
+                        return mine;
+                    }, one).toCompletableFuture());
+                }
+                allQueued.countDown();
+                return CompletableFuture.allOf(calls.toArray(new CompletableFuture<?>[0]))
+                        .thenApply(v -> calls.stream().map(CompletableFuture::join).toList());
+            });
+            assertThat(seen).hasSize(50).allSatisfy(mdc -> assertThat(mdc)
+                    .containsExactlyInAnyOrderEntriesOf(Map.of("traceId", "t-1", "userId", "u-1")));
+        }
+    }
+
+    @Test
+    void theLoopCapturesAfreshOnceItsMdcChanges() throws Exception {
+        try (BlockingPortal portal = BlockingPortal.start()) {
+            MDC.put("traceId", "t-1");
+            List<String> seen = portal.call(() -> {
+                List<CompletableFuture<String>> calls = new ArrayList<>();
+                for (int i = 0; i < 200; i++) {
+                    if (i % 50 == 0) {
+                        MDC.put("step", Integer.toString(i / 50));
+                    }
+                    calls.add(ToThread.runSync(() -> MDC.get("traceId") + "/" + MDC.get("step")).toCompletableFuture());
+                }
+                MDC.remove("step");
+                calls.add(ToThread.runSync(() -> MDC.get("traceId") + "/" + MDC.get("step")).toCompletableFuture());
+                return CompletableFuture.allOf(calls.toArray(new CompletableFuture<?>[0]))
+                        .thenApply(v -> calls.stream().map(CompletableFuture::join).toList());
+            });
+            assertThat(seen).hasSize(201);
+            for (int i = 0; i < 200; i++) {
+                assertThat(seen.get(i)).as("call %d", i).isEqualTo("t-1/" + (i / 50));
+            }
+            assertThat(seen.get(200)).isEqualTo("t-1/null");
+        }
+    }
+}
