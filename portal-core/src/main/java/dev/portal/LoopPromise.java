@@ -263,13 +263,29 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
     }
 
     private void completeEntered(EventLoop l, @Nullable T value, @Nullable Throwable error) {
-        if (l.enterKeepingContext(task, scope)) {
-            completeNow(value, error); // the callback ends here; the loop resets its task and scope
-            return;
-        }
         LoopTask prevTask = l.frame.currentTask;
         CancelScope prevScope = l.frame.currentScope;
-        ContextSnapshot.Scope threadLocals = l.enter(task, scope);
+        ContextSnapshot.Scope threadLocals;
+        try {
+            if (l.enterKeepingContext(task, scope)) {
+                completeNow(value, error); // the callback ends here; the loop resets its task and scope
+                return;
+            }
+            threadLocals = l.enter(task, scope);
+        } catch (Throwable t) {
+            // The task's context could not be applied (a context accessor threw): the outcome cannot
+            // be delivered where it belongs, so the promise fails with why, instead of never completing.
+            if (isDone()) {
+                throw t;
+            }
+            l.frame.currentTask = prevTask;
+            l.frame.currentScope = prevScope;
+            if (error != null && error != t) {
+                t.addSuppressed(error);
+            }
+            completeNow(null, t);
+            return;
+        }
         try {
             completeNow(value, error);
         } finally {
