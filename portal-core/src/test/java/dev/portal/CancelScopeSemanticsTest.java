@@ -206,6 +206,47 @@ class CancelScopeSemanticsTest {
                 .extracting(Throwable::getMessage).asString().startsWith("cancelled by " + scopeId(s2) + " ");
     }
 
+    @Test
+    void anEnclosingScopeCancelledAfterTheInnerCancellationWasDeliveredStillTakesItOver() throws Exception {
+        // AnyIO's test_cancelled_raises_beyond_origin_unshielded: the outer cancel comes in the
+        // handler of the inner scope's own cancellation, before the inner scope exits.
+        CancelScope outer = CancelScope.create();
+        CancelScope inner = CancelScope.create();
+        List<String> log = new CopyOnWriteArrayList<>();
+
+        Object result = EventLoop.run(() -> outer.run(() -> inner.run(() -> {
+            inner.cancel();
+            return Async.checkpoint().whenComplete((v, e) -> outer.cancel());
+        }).thenRun(() -> log.add("between the scopes"))));
+
+        assertThat(result).isNull();
+        assertThat(log).isEmpty();
+        assertThat(inner.cancelledCaught()).isFalse();
+        assertThat(outer.cancelledCaught()).isTrue();
+    }
+
+    @Test
+    void aShieldedInnerScopeKeepsItsOwnCancellationWhenTheOuterScopeIsCancelledAfterIt() throws Exception {
+        // AnyIO's test_cancelled_raises_beyond_origin_shielded.
+        CancelScope outer = CancelScope.create();
+        CancelScope inner = CancelScope.create();
+        inner.setShield(true);
+        List<String> log = new CopyOnWriteArrayList<>();
+
+        Object result = EventLoop.run(() -> outer.run(() -> inner.run(() -> {
+            inner.cancel();
+            return Async.checkpoint().whenComplete((v, e) -> outer.cancel());
+        }).thenApply(v -> {
+            log.add("between the scopes");
+            return "outer body done";
+        })));
+
+        assertThat(result).isEqualTo("outer body done");
+        assertThat(log).containsExactly("between the scopes");
+        assertThat(inner.cancelledCaught()).isTrue();
+        assertThat(outer.cancelledCaught()).isFalse();
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Shields, both ways
 
