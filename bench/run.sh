@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Builds portal-benchmarks and measures Portal against the JDK floor, Vert.x 5 and Reactor 3.8 in one
-# run, then writes the results table, the target verdicts and an SVG chart (see docs/performance.md).
+# Builds portal-benchmarks and measures Portal (with the MDC on, and with no context) against the JDK
+# floor, Vert.x 5 and Reactor 3.8 in one run: time or throughput and CPU per operation of every
+# benchmark, in 3 forks each; then writes the results tables (median of the forks, with their range),
+# the target verdicts and an SVG chart (see docs/performance.md).
 #
-#   bench/run.sh                full run, about 13 minutes on 2 cores; publishes docs/performance.md
+#   bench/run.sh                full run, about 25-30 minutes on 2 cores; publishes docs/performance.md
 #                               and portal-benchmarks/results/
-#   bench/run.sh --quick        smoke run, about 2 minutes; writes portal-benchmarks/target/bench-quick/
+#   bench/run.sh --quick        smoke run (1 fork, short iterations), about 5 minutes on a quiet machine; writes
+#                               portal-benchmarks/target/bench-quick/
 #   bench/run.sh [--quick] REGEX ...   only the JMH benchmarks matching REGEX (no publishing)
 #
 # Needs a JDK 17+ and Maven; nothing else (the chart is drawn by a Java class, not Python).
@@ -19,11 +22,14 @@ fi
 
 if [[ $mode == quick ]]; then
   out=portal-benchmarks/target/bench-quick
-  jmh_opts=(-wi 1 -w 200ms -i 1 -r 300ms)
+  jmh_opts=(-f 1 -wi 1 -w 200ms -i 1 -r 300ms)
   queued=20000
 else
   out=portal-benchmarks/results
-  jmh_opts=()   # the benchmarks' own settings: 1 fork, 3 x 2 s warm-up, 5 x 2 s measurement
+  # 3 forks (the report publishes the median of the forks' means and their range), each 2 x 1 s
+  # warm-up and 3 x 1 s measurement: 72 benchmark-contender pairs, about 7-8 s per fork (JVM start and
+  # pre-touching the 1 GiB heap included).
+  jmh_opts=(-f 3 -wi 2 -w 1s -i 3 -r 1s)
   queued=100000
 fi
 publish=true
@@ -44,19 +50,21 @@ echo "== building portal-benchmarks (and portal-core)"
 mvn -B -q -pl portal-benchmarks -am package -DskipTests
 cp="portal-benchmarks/target/classes:$(cat portal-benchmarks/target/classpath.txt)"
 
-# The same JVM settings for every benchmark and contender.
-jvm_args="-Xms1g -Xmx1g -XX:+UseG1GC"
+# The same JVM settings for every benchmark and contender. -XX:+AlwaysPreTouch touches the whole heap
+# at start-up: otherwise the first write to each fresh heap page faults, and a fast allocator runs
+# about 2x slower until eden's first collection, which skews whichever benchmark comes first.
+jvm_args="-Xms1g -Xmx1g -XX:+UseG1GC -XX:+AlwaysPreTouch"
 
 # JMH's own file keeps the raw histogram of every sampled benchmark (megabytes); the report writes
 # $out/jmh.json without them.
 raw=portal-benchmarks/target/jmh-raw.json
 echo "== JMH ($mode) -> $raw"
-java -cp "$cp" org.openjdk.jmh.Main "${jmh_opts[@]}" -f 1 -foe true -jvmArgs "$jvm_args" \
-  -rf json -rff "$raw" "${patterns[@]}" | tee "$out/jmh.log"
+java -cp "$cp" org.openjdk.jmh.Main "${jmh_opts[@]}" -foe true -jvmArgs "$jvm_args" \
+  -prof dev.portal.bench.jmh.CpuPerOpProfiler -rf json -rff "$raw" "${patterns[@]}" | tee "$out/jmh.log"
 
 echo "== heap per queued offload ($queued queued) -> $out/footprint.tsv"
 : > "$out/footprint.tsv"
-for c in jdk portal vertx reactor; do
+for c in jdk portal portal-nomdc vertx reactor; do
   java -XX:+UseSerialGC -Xms1g -Xmx1g -cp "$cp" dev.portal.bench.footprint.QueuedOffloadFootprint \
     --contenders "$c" --queued "$queued" | tee -a "$out/footprint.tsv"
 done

@@ -7,6 +7,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 
 import org.jspecify.annotations.Nullable;
@@ -17,6 +18,11 @@ import org.jspecify.annotations.Nullable;
  * awake and whose counter has not moved for the threshold is reported once per stall, with its
  * thread's stack, and again when the stall ends (the counter moves or the loop parks). The samples
  * also answer {@link EventLoop#blockedFor()} on any thread.
+ *
+ * <p>The watchdog thread is started by whichever thread first registers a loop (a user's thread
+ * calling {@code start()}), so it does not inherit that thread's InheritableThreadLocals. If it
+ * cannot be started, the loops registered meanwhile run without the detector (a warning says so);
+ * the next registration tries again.
  */
 final class BlockedLoopDetector {
 
@@ -24,6 +30,16 @@ final class BlockedLoopDetector {
     private static final Object LOCK = new Object();
     private static @Nullable ScheduledExecutorService watchdog;
     private static final Set<Probe> PROBES = ConcurrentHashMap.newKeySet();
+    /** Makes the watchdog's thread; replaced only by tests, to make it fail. */
+    static volatile ThreadFactory watchdogThreads = r -> {
+        Thread t = new Thread(null, r, "portal-loop-watchdog", 0, false);
+        t.setDaemon(true);
+        return t;
+    };
+    /** Thrown by a probe's check once it is unregistered: ends its periodic run. */
+    private static final RuntimeException UNREGISTERED = new RuntimeException("probe unregistered", null, false, false) {
+        private static final long serialVersionUID = 1L;
+    };
 
     private BlockedLoopDetector() {
     }
@@ -31,11 +47,8 @@ final class BlockedLoopDetector {
     private static ScheduledExecutorService watchdog() {
         synchronized (LOCK) {
             if (watchdog == null) {
-                ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(1, r -> {
-                    Thread t = new Thread(r, "portal-loop-watchdog");
-                    t.setDaemon(true);
-                    return t;
-                });
+                ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(1,
+                        r -> watchdogThreads.newThread(r));
                 executor.setRemoveOnCancelPolicy(true);
                 // With no loop left to watch the queue is empty and the thread exits (a pool's last
                 // thread times out only when its queue is empty); the next probe starts a new one.
@@ -52,6 +65,8 @@ final class BlockedLoopDetector {
         private final long thresholdNanos;
         private final long intervalNanos;
         private @Nullable ScheduledFuture<?> task;
+        /** Between register and unregister; a check of an inactive probe ends its periodic run. */
+        private volatile boolean active;
         // Watchdog thread only.
         private long lastTicks = -1;
         private long stuckSince;
@@ -77,11 +92,26 @@ final class BlockedLoopDetector {
             if (thresholdNanos <= 0) {
                 return;
             }
+            active = true;
             PROBES.add(this);
-            task = watchdog().scheduleWithFixedDelay(this::check, intervalNanos, intervalNanos, TimeUnit.NANOSECONDS);
+            try {
+                task = watchdog().scheduleWithFixedDelay(this::check, intervalNanos, intervalNanos,
+                        TimeUnit.NANOSECONDS);
+            } catch (Throwable e) {
+                // The watchdog thread could not be started. The check stays queued in the executor
+                // and runs once a later registration starts the thread; until then this loop is not
+                // watched. A check after unregister ends itself (see check).
+                try {
+                    LOG.log(System.Logger.Level.WARNING, "Event loop " + loop.name() + " runs without its "
+                            + "blocked-loop detector for now: the watchdog thread could not be started", e);
+                } catch (Throwable ignored) {
+                    // a failing logger must not fail the loop's start
+                }
+            }
         }
 
         void unregister() {
+            active = false;
             ScheduledFuture<?> t = task;
             if (t != null) {
                 t.cancel(false);
@@ -91,6 +121,9 @@ final class BlockedLoopDetector {
         }
 
         private void check() {
+            if (!active) {
+                throw UNREGISTERED; // ends a periodic run whose future was never handed back
+            }
             long now = System.nanoTime();
             long ticks = loop.ticks();
             if (loop.isSleeping() || ticks != lastTicks) {

@@ -12,6 +12,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
@@ -218,8 +219,14 @@ public final class EventLoop implements Executor, AutoCloseable {
         this.spinForResults = new AdaptiveSpin(config.loopSpinNanos);
         this.spinForCalls = new AdaptiveSpin(config.loopSpinNanos);
         this.callerSpin = new AdaptiveSpin(config.callerSpinNanos);
+        if (config.virtualWorkers && config.threadFactory != null) {
+            throw new IllegalStateException("virtualWorkers(true) and threadFactory(" + config.threadFactory + ") are "
+                    + "both set on event loop " + name + "; the factory decides what kind of thread a worker is: pass "
+                    + "a virtual thread factory (Thread.ofVirtual().factory()) and leave virtualWorkers false");
+        }
         this.workers = new WorkerPool(config.workerNamePrefix != null ? config.workerNamePrefix : name + "-worker-",
-                config.workerIdleTimeout, config.virtualWorkers, config.workerSpinNanos, this::reportUncaught);
+                config.workerIdleTimeout, config.virtualWorkers, config.threadFactory, config.workerSpinNanos,
+                this::reportUncaught);
         this.listeners = new LoopListeners(name, this.config.listeners);
         this.blockedProbe = new BlockedLoopDetector.Probe(this, config.blockedLoopThreshold);
     }
@@ -593,6 +600,9 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
         // The caller's task-locals, read before this thread becomes a loop thread (which has none).
         Locals callerLocals = ContextHolder.currentLocals();
+        // The loop clears its thread's interrupt flag after every callback (see runCallback); an
+        // interrupt the caller had before the loop ran is the caller's, and is set again after it.
+        boolean callerInterrupted = Thread.interrupted();
         thread = Thread.currentThread();
         state = RUNNING;
         CURRENT.set(this);
@@ -602,10 +612,14 @@ public final class EventLoop implements Executor, AutoCloseable {
             LoopTask mainTask = new LoopTask("main", callerLocals, threadContext.capture());
             frame.turnNanos = System.nanoTime();
             result = spawn(mainTask, rootScope, main, null, rootScope);
+            Thread.interrupted(); // main's first callback ran outside runCallback: clear as it would
             result.whenComplete((v, e) -> requestStop());
             runLoop();
         } finally {
             CURRENT.remove();
+            if (callerInterrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
         if (!result.isDone()) {
             throw new IllegalStateException("event loop " + name + " stopped before main completed");
@@ -659,36 +673,80 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private volatile boolean ownThread;
 
+    /**
+     * Starts the loop's own thread: the {@linkplain Builder#loopThreadFactory loop thread factory}'s,
+     * or a thread that does not inherit the starting thread's InheritableThreadLocals. If the thread
+     * cannot be made or started, nothing of the loop is left behind (its blocked-loop probe is
+     * unregistered) and the error is thrown as it came.
+     */
     private EventLoop startThread() {
-        ownThread = true;
-        Thread t = new LoopThread(() -> {
-            LoopThread self = (LoopThread) Thread.currentThread();
-            self.running = this;
+        Runnable body = () -> {
+            Thread self = Thread.currentThread();
+            LoopThread own = self instanceof LoopThread ? (LoopThread) self : null;
+            if (own != null) {
+                own.running = this;
+            } else {
+                CURRENT.set(this);
+            }
             try {
                 runLoop();
             } finally {
-                self.running = null;
+                if (own != null) {
+                    own.running = null;
+                } else {
+                    CURRENT.remove();
+                }
             }
-        }, name);
-        t.setDaemon(config.daemon);
+        };
+        Thread t;
+        ThreadFactory factory = config.loopThreadFactory;
+        if (factory == null) {
+            t = new LoopThread(body, name);
+            t.setDaemon(config.daemon);
+        } else {
+            t = factory.newThread(body);
+            if (t == null) {
+                throw new IllegalStateException("the loopThreadFactory " + factory + " of event loop " + name
+                        + " returned null instead of a thread; it must return a new, unstarted thread");
+            }
+            if (t.getState() != Thread.State.NEW) {
+                throw new IllegalStateException("the loopThreadFactory " + factory + " of event loop " + name
+                        + " returned a thread that was already started (" + t.getName() + "); it must return a new, "
+                        + "unstarted thread");
+            }
+            t.setName(name);
+        }
+        ownThread = true;
         thread = t;
         state = RUNNING;
         blockedProbe.register();
-        t.start();
+        try {
+            t.start();
+        } catch (Throwable e) {
+            // The JVM's "unable to create native thread", say: the loop never ran.
+            blockedProbe.unregister();
+            state = NEW;
+            thread = null;
+            ownThread = false;
+            throw e;
+        }
         return this;
     }
 
     /**
      * A thread that a loop started for itself. Async code asks "which loop am I on" on every
      * {@code runSync}, checkpoint and promise: a field of the thread answers it without the
-     * ThreadLocal lookup that a loop run on the caller's thread ({@link #run}) still needs.
+     * ThreadLocal lookup that a loop run on the caller's thread ({@link #run}), or on a thread of a
+     * {@linkplain Builder#loopThreadFactory factory}, still needs. It does not inherit the
+     * InheritableThreadLocals of the thread that starts the loop: a value the starter held would
+     * otherwise be seen by every task of the loop's life.
      */
     private static final class LoopThread extends Thread {
         /** The loop running on this thread; written and read by this thread only. */
         @Nullable EventLoop running;
 
         LoopThread(Runnable body, String name) {
-            super(body, name);
+            super(null, body, name, 0, false);
         }
     }
 
@@ -775,6 +833,10 @@ public final class EventLoop implements Executor, AutoCloseable {
             f.mayKeepContext = false;
             f.currentTask = null;
             f.currentScope = rootScope;
+            // Whatever the callback was (a task, a continuation, a timer, a portal call, a listener
+            // it called), an interrupt it left on the loop thread is nobody's: the next callback
+            // must not see it, and park() would return at once on every idle turn. One read when clear.
+            Thread.interrupted();
         }
     }
 
@@ -875,6 +937,9 @@ public final class EventLoop implements Executor, AutoCloseable {
                 until = end;
             }
         }
+        // Code the loop ran outside a callback (a hook, a cancellation, a listener) may have left the
+        // flag set too: a set flag makes every park return at once, and the idle loop would spin.
+        Thread.interrupted();
         long parkedAt = System.nanoTime();
         if (until == Long.MAX_VALUE) {
             LockSupport.park(this);
@@ -1103,6 +1168,8 @@ public final class EventLoop implements Executor, AutoCloseable {
                     r.run();
                 } catch (Throwable t) {
                     reportUncaught(t);
+                } finally {
+                    Thread.interrupted(); // as after any callback (runCallback); the joins below wait
                 }
             }
         }
@@ -1388,7 +1455,7 @@ public final class EventLoop implements Executor, AutoCloseable {
                 Duration.ofNanos(Math.max(0, (long) MAX_TIMER_LAG.getOpaque(frame))), blockedProbe.blockedEvents(),
                 blockedProbe.longestBlock(), new WorkerPoolStatistics(workers.liveThreads(), workers.idleThreads(),
                         calls.running(), offloads.abandonedRunning(), workers.createdThreads(),
-                        workers.retiredThreads(), workers.isVirtual()),
+                        workers.retiredThreads(), workers.isVirtual(), workers.startFailures()),
                 offloads.snapshot(calls), defaultLimiter.counters());
     }
 
@@ -1488,6 +1555,8 @@ public final class EventLoop implements Executor, AutoCloseable {
         private Duration blockedLoopThreshold = Duration.ofSeconds(2);
         private Duration shutdownTimeout = Duration.ofSeconds(30);
         private boolean daemon;
+        private @Nullable ThreadFactory threadFactory;
+        private @Nullable ThreadFactory loopThreadFactory;
         private final List<EventLoopListener> listeners = new ArrayList<>();
 
         /**
@@ -1550,6 +1619,8 @@ public final class EventLoop implements Executor, AutoCloseable {
             b.blockedLoopThreshold = blockedLoopThreshold;
             b.shutdownTimeout = shutdownTimeout;
             b.daemon = daemon;
+            b.threadFactory = threadFactory;
+            b.loopThreadFactory = loopThreadFactory;
             b.listeners.addAll(listeners);
             return b;
         }
@@ -1703,9 +1774,52 @@ public final class EventLoop implements Executor, AutoCloseable {
             return this;
         }
 
-        /** Whether the loop thread started by {@link #start()} is a daemon thread (default false). */
+        /**
+         * Whether the loop thread started by {@link #start()} is a daemon thread (default false). With
+         * a {@link #loopThreadFactory}, the factory's thread keeps the daemon status it was made with.
+         */
         public Builder daemon(boolean daemon) {
             this.daemon = daemon;
+            return this;
+        }
+
+        /**
+         * Where the loop's worker threads come from (default: none given, and the loop makes daemon
+         * platform threads, or virtual ones with {@link #virtualWorkers}, that do not inherit
+         * InheritableThreadLocals). Applications use it to set priorities, thread groups, an uncaught
+         * exception handler, or instrumentation. Every worker thread the loop ever starts is asked of
+         * {@code factory}, whichever thread needs it (the loop, a worker, a thread that resized a
+         * limiter); the loop thread is not (see {@link #loopThreadFactory}).
+         *
+         * <p>The factory must return a new, unstarted thread that runs the runnable it is given. The
+         * loop then names it ({@link #workerNamePrefix} plus a number) and makes it a daemon; the
+         * factory decides the rest, including whether the thread inherits InheritableThreadLocals
+         * (a {@code new Thread(group, r, name, 0, false)} does not). For virtual workers pass a virtual
+         * factory, e.g. {@code Thread.ofVirtual().inheritInheritableThreadLocals(false).factory()},
+         * and leave {@link #virtualWorkers} false: setting both fails at {@link #start()} and
+         * {@link #run}. The factory is called on the thread that needs a worker and must not block.
+         *
+         * <p>If the factory throws, returns null, or the thread cannot be started (the JVM's "unable
+         * to create native thread" {@code OutOfMemoryError}), the pool stays as it was: the calls
+         * that were to run on the new thread fail with that error and return their tokens, calls
+         * already running are not touched, and the next call tries to start a thread again.
+         */
+        public Builder threadFactory(ThreadFactory factory) {
+            this.threadFactory = Objects.requireNonNull(factory, "threadFactory must not be null");
+            return this;
+        }
+
+        /**
+         * Where the loop thread that {@link #start()} runs on comes from (default: a platform thread,
+         * {@link #daemon} as set, that does not inherit InheritableThreadLocals). The loop names the
+         * thread after the loop; the factory decides the rest (daemon status included). Not used by
+         * {@link #run}, which runs the loop on the calling thread. The factory must return a new,
+         * unstarted thread that runs the runnable it is given. If it throws, returns null, or the
+         * thread cannot be started, {@link #start()} throws that error (or an
+         * {@link IllegalStateException} saying what the factory returned) and leaves nothing running.
+         */
+        public Builder loopThreadFactory(ThreadFactory factory) {
+            this.loopThreadFactory = Objects.requireNonNull(factory, "loopThreadFactory must not be null");
             return this;
         }
 
@@ -1727,7 +1841,14 @@ public final class EventLoop implements Executor, AutoCloseable {
             return new EventLoop(this).runHere(main);
         }
 
-        /** Starts a loop with these settings on a new thread. */
+        /**
+         * Starts a loop with these settings on a new thread.
+         *
+         * @throws IllegalStateException if both {@link #virtualWorkers} and {@link #threadFactory} are
+         *         set, or the {@link #loopThreadFactory} returned null or a started thread
+         * @throws OutOfMemoryError if the JVM cannot create the loop thread (and anything else the
+         *         {@link #loopThreadFactory} throws, as it came); nothing of the loop is left running
+         */
         public EventLoop start() {
             return new EventLoop(this).startThread();
         }

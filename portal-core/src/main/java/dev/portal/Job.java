@@ -168,12 +168,24 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
             loop.workers.dispatch(this);
         } catch (RuntimeException | Error e) {
             // The pool is shut down (the loop is stopping): the function never runs.
-            state = CANCELLED;
-            outcome = e;
-            outcomeIsFailure = true;
-            limiter().releaseHeld(this, loop);
-            postCompletion();
+            notRun(e);
         }
+    }
+
+    /**
+     * The call never runs: its pool is shut down, or no worker thread could be started for it (the
+     * pool's {@link dev.portal.internal.WorkerPool} says which calls that fails). Its caller gets
+     * {@code cause}, unless the caller cancelled it first and hears of that instead; the token goes
+     * back. Any thread, once, instead of {@link #runOnWorker}.
+     */
+    @Override
+    public void notRun(Throwable cause) {
+        if (STATE.compareAndSet(this, STARTING, CANCELLED)) {
+            outcome = cause;
+            outcomeIsFailure = true;
+        }
+        limiter().releaseHeld(this, loop);
+        postCompletion();
     }
 
     // ---- worker side ----
@@ -194,6 +206,10 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
             o.startNanos = System.nanoTime();
         }
         loop.threadContext.enter(worker.keptContext(), threadLocals);
+        // A named call shows its name in the worker thread's name while it runs (thread dumps,
+        // profilers), as Trio does; an unnamed one costs nothing here.
+        String callName = options.name();
+        String ownName = callName != null ? nameThread(callName) : null;
         try {
             outcome = fn.call();
         } catch (Throwable t) {
@@ -202,6 +218,9 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         } finally {
             if (o != null) {
                 o.endNanos = System.nanoTime();
+            }
+            if (ownName != null) {
+                Thread.currentThread().setName(ownName);
             }
             ThreadContext.afterJob(worker.keptContext());
             finishRunning(worker);
@@ -221,6 +240,17 @@ class Job<T> extends LoopPromise<T> implements WorkerJob, CapacityLimiter.Waiter
         limiter().releaseHeld(this, loop);
         worker.release();
         postCompletion();
+    }
+
+    /**
+     * Renames the worker thread to {@code "<its name> [<callName>]"} for the call and returns its own
+     * name, which is set back once the function returns (also if the function renamed the thread).
+     */
+    private static String nameThread(String callName) {
+        Thread t = Thread.currentThread();
+        String own = t.getName();
+        t.setName(own + " [" + callName + "]");
+        return own;
     }
 
     private void finishRunning(Worker worker) {

@@ -11,7 +11,16 @@ package dev.portal;
  * @param created threads started since the loop started
  * @param retired threads that exited after the idle timeout
  * @param virtual whether workers are virtual threads
+ * @param startFailures worker threads the loop tried to start and could not (the thread factory
+ *        threw or returned null, or the JVM could not create the thread); each failed the calls
+ *        left without a worker, and none is counted in {@code created}
  */
 public record WorkerPoolStatistics(int live, int idle, long busy, long abandonedRunning, long created, long retired,
-        boolean virtual) {
+        boolean virtual, long startFailures) {
+
+    /** A snapshot with no failed thread start. */
+    public WorkerPoolStatistics(int live, int idle, long busy, long abandonedRunning, long created, long retired,
+            boolean virtual) {
+        this(live, idle, busy, abandonedRunning, created, retired, virtual, 0);
+    }
 }

@@ -1399,6 +1399,56 @@ class ToThreadTest {
         return (Boolean) Thread.class.getMethod("isVirtual").invoke(thread);
     }
 
+
+    // ---------------------------------------------------------------------------------------------
+    // The call's name on its worker thread (Trio names the thread for the call)
+
+    /**
+     * A named call shows its name in its worker thread's name while it runs, as a thread dump or a
+     * profiler reads it from another thread, and the worker's own name comes back after it; an
+     * unnamed call, and a call whose function renamed the thread, leave the worker its own name.
+     */
+    @Test
+    void aNamedCallCarriesItsNameOnTheWorkerThreadWhileItRunsAndTheWorkerGetsItsOwnNameBack() throws Exception {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        try (BlockingPortal portal = BlockingPortal.start(EventLoop.builder().name("named-calls").daemon(true)
+                .defaultThreadLimit(1))) {
+            for (int round = 0; round < 20; round++) {
+                CountDownLatch running = new CountDownLatch(1);
+                CountDownLatch release = new CountDownLatch(1);
+                AtomicReference<Thread> worker = new AtomicReference<>();
+                AtomicReference<String> inside = new AtomicReference<>();
+                CompletableFuture<String> call = portal.startTaskSoon(() -> ToThread.runSync(() -> {
+                    worker.set(Thread.currentThread());
+                    inside.set(Thread.currentThread().getName());
+                    running.countDown();
+                    release.await(30, TimeUnit.SECONDS);
+                    return "exported";
+                }, RunSyncOptions.defaults().withName("report-export")));
+                assertThat(running.await(30, TimeUnit.SECONDS)).isTrue();
+
+                String dumped = mx.getThreadInfo(worker.get().getId()).getThreadName();
+                release.countDown();
+                assertThat(call.get(30, TimeUnit.SECONDS)).isEqualTo("exported");
+
+                assertThat(inside.get()).matches("named-calls-worker-\\d+ \\[report-export\\]");
+                assertThat(dumped).isEqualTo(inside.get());
+                String own = inside.get().substring(0, inside.get().indexOf(" ["));
+                await().atMost(TIMEOUT).until(() -> worker.get().getName().equals(own));
+                // The limiter's single token keeps every call on this worker's thread or a new one.
+                String unnamed = portal.call(() -> ToThread.runSync(() -> Thread.currentThread().getName()));
+                assertThat(unnamed).doesNotContain("[");
+                String renamed = portal.call(() -> ToThread.runSync(() -> {
+                    Thread.currentThread().setName("renamed by the function");
+                    return "done";
+                }, RunSyncOptions.defaults().withName("renamer")));
+                assertThat(renamed).isEqualTo("done");
+                assertThat(portal.eventLoop().workers.threads()).allSatisfy(
+                        t -> assertThat(t.getName()).startsWith("named-calls-worker-").doesNotContain("["));
+            }
+        }
+    }
+
     private static Throwable cause(Throwable e) {
         Throwable t = e;
         while (t instanceof CompletionException && t.getCause() != null) {

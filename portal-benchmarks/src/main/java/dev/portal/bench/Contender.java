@@ -46,6 +46,13 @@ public interface Contender extends AutoCloseable {
     int awaitTask(Object handle) throws Exception;
 
     /**
+     * (d) Blocks until every task started by {@link #startTaskSoon} has finished, waiting for all
+     * at once with the system's own idiom ({@code CompletableFuture.allOf(...).join()}; Vert.x:
+     * {@code Future.all(...).await()}); returns the sum of their values.
+     */
+    long awaitAll(Object[] handles) throws Exception;
+
+    /**
      * (e) Loop code offloads {@link CancelTrial#function()}, awaiting it in a way that can be
      * cancelled: abandoning it ({@code interrupt} false) or interrupting the worker ({@code true}).
      * The trial's {@link CancelTrial#cancel()} asks the loop to cancel.

@@ -10,8 +10,12 @@ import dev.portal.bench.contenders.VertxContender;
 /** Creates contenders by name. */
 public final class Contenders {
 
-    /** Every contender, the JDK floor first. */
-    public static final List<String> ALL = List.of("jdk", "portal", "vertx", "reactor");
+    /**
+     * Every contender, the JDK floor first. {@code portal} carries a request's MDC on every hop (the
+     * headline: what a Spring application runs); {@code portal-nomdc} propagates nothing, as the
+     * JDK floor, Vert.x and Reactor propagate nothing by default.
+     */
+    public static final List<String> ALL = List.of("jdk", "portal", "portal-nomdc", "vertx", "reactor");
 
     private Contenders() {
     }
@@ -22,7 +26,9 @@ public final class Contenders {
             case "jdk":
                 return new JdkContender();
             case "portal":
-                return new PortalContender();
+                return new PortalContender(true);
+            case "portal-nomdc":
+                return new PortalContender(false);
             case "vertx":
                 return new VertxContender();
             case "reactor":

@@ -11,14 +11,13 @@ import java.util.concurrent.TimeUnit;
 import dev.portal.bench.jmh.CancelObservedBenchmark;
 import dev.portal.bench.jmh.CheckCancelledBenchmark;
 import dev.portal.bench.jmh.ContenderState;
-import dev.portal.bench.jmh.ContextPropagationBenchmark;
+import dev.portal.bench.jmh.CpuPerOpProfiler;
 import dev.portal.bench.jmh.ExternalCallBenchmark;
 import dev.portal.bench.jmh.OffloadBenchmark;
+import dev.portal.bench.jmh.PacedBenchmark;
 import dev.portal.bench.jmh.PortalWorkerExecutor;
 import dev.portal.bench.jmh.StartTaskSoonBenchmark;
 import dev.portal.bench.jmh.WorkerInterruptedBenchmark;
-
-import io.micrometer.context.ContextRegistry;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -50,8 +49,9 @@ class BenchmarksTest {
                 assertThat(external.call64Threads(s)).isEqualTo(42);
                 assertThat(external.call64ThreadsLatency(s)).isEqualTo(42);
             }
-            assertThat(tasks.startTaskSoon20k(s))
-                    .isEqualTo((long) StartTaskSoonBenchmark.TASKS * (StartTaskSoonBenchmark.TASKS + 1) / 2);
+            long sum = (long) StartTaskSoonBenchmark.TASKS * (StartTaskSoonBenchmark.TASKS + 1) / 2;
+            assertThat(tasks.startTaskSoon20k(s)).isEqualTo(sum);
+            assertThat(tasks.startTaskSoon20kAllOf(s)).isEqualTo(sum);
         } finally {
             s.stop();
         }
@@ -65,11 +65,16 @@ class BenchmarksTest {
         s.start();
         try {
             CancelObservedBenchmark b = new CancelObservedBenchmark();
+            CancelObservedBenchmark.LoopClock clock = new CancelObservedBenchmark.LoopClock();
+            clock.reset();
             for (int i = 0; i < 3; i++) {
                 s.startTrial();
-                assertThat(b.cancelObserved(s)).isTrue();
+                assertThat(b.cancelObserved(s, clock)).isTrue();
                 s.endTrial();
             }
+            // Each trial's time, read on the loop, is summed for JMH: positive, and far below the bound.
+            assertThat(clock.trials).isEqualTo(3);
+            assertThat(clock.loopNanos).isPositive().isLessThan(TimeUnit.SECONDS.toNanos(30));
         } finally {
             s.stop();
         }
@@ -81,45 +86,72 @@ class BenchmarksTest {
         t.start();
         try {
             WorkerInterruptedBenchmark b = new WorkerInterruptedBenchmark();
+            WorkerInterruptedBenchmark.WorkerClock clock = new WorkerInterruptedBenchmark.WorkerClock();
+            clock.reset();
             for (int i = 0; i < 3; i++) {
                 t.startTrial();
-                assertThat(b.workerInterrupted(t)).isTrue();
+                assertThat(b.workerInterrupted(t, clock)).isTrue();
                 t.endTrial();
             }
+            assertThat(clock.trials).isEqualTo(3);
+            assertThat(clock.workerNanos).isPositive().isLessThan(TimeUnit.SECONDS.toNanos(30));
         } finally {
             t.stop();
         }
     }
 
-    @Test
-    void contextPropagationBenchmarkCarriesTheContextToEveryWorkerAndUnregistersIt() throws Exception {
-        ContextPropagationBenchmark b = new ContextPropagationBenchmark();
-        b.start();
+    @ParameterizedTest
+    @FieldSource("CONTENDERS")
+    void pacedBenchmarksMakeOneCallPerTick(String name) throws Exception {
+        ContenderState s = new ContenderState();
+        s.contender = name;
+        s.start();
         try {
-            for (int i = 0; i < 3; i++) {
-                assertThat(b.roundTrip()).isEqualTo(OffloadBenchmark.SEQUENTIAL);
-                assertThat(b.inFlight1000()).isTrue();
+            PacedBenchmark b = new PacedBenchmark();
+            PacedBenchmark.Pacer pacer = new PacedBenchmark.Pacer();
+            pacer.periodMicros = 1000;
+            pacer.start();
+            long started = System.nanoTime();
+            for (int i = 0; i < 10; i++) {
+                pacer.awaitTick();
+                assertThat(b.roundTripPaced(s, pacer)).isEqualTo(1);
+                pacer.awaitTick();
+                assertThat(b.callPaced(s, pacer)).isEqualTo(42);
             }
+            // 20 ticks 1 ms apart: the calls cannot have come sooner than the schedule allows.
+            assertThat(System.nanoTime() - started).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(20));
         } finally {
-            b.stop();
+            s.stop();
         }
-        assertThat(ContextRegistry.getInstance().getThreadLocalAccessors())
-                .noneMatch(a -> a.key().equals(ContextPropagationBenchmark.ACCESSOR_KEY));
     }
 
     @Test
-    void contextPropagationBenchmarkFailsWhenAWorkerMissesTheContext() throws Exception {
-        ContextPropagationBenchmark b = new ContextPropagationBenchmark();
-        b.start();
-        try {
-            // Unregistered, nothing reaches the workers: the benchmark must refuse to report a number.
-            ContextRegistry.getInstance().removeThreadLocalAccessor(ContextPropagationBenchmark.ACCESSOR_KEY);
-            assertThatThrownBy(b::inFlight1000).isInstanceOf(IllegalStateException.class)
-                    .hasMessageContaining("did not see the caller's context");
-        } finally {
-            ContextPropagationBenchmark.clearMissing();
-            b.stop();
-        }
+    void pacerSkipsTicksItHasMissedInsteadOfCatchingUp() throws Exception {
+        PacedBenchmark.Pacer pacer = new PacedBenchmark.Pacer();
+        pacer.periodMicros = 200;
+        pacer.start();
+        // Late by at least 25 ticks: the next wait must not be followed by a burst of back-to-back ticks.
+        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+        pacer.awaitTick();
+        assertThat(pacer.skipped).isGreaterThanOrEqualTo(24);
+        long before = System.nanoTime();
+        pacer.awaitTick();
+        pacer.awaitTick();
+        // Two more ticks take at least one period each (the second is 200 µs after the first).
+        assertThat(System.nanoTime() - before).isGreaterThanOrEqualTo(TimeUnit.MICROSECONDS.toNanos(200));
+
+        PacedBenchmark.Pacer bad = new PacedBenchmark.Pacer();
+        bad.periodMicros = 0;
+        assertThatThrownBy(bad::start).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("periodMicros must be > 0 (was 0)");
+    }
+
+    @Test
+    void cpuProfilerDividesTheProcessCpuByTheOperations() {
+        assertThat(CpuPerOpProfiler.perOp(1_000, 41_000, 20)).isEqualTo(2_000.0);
+        assertThat(CpuPerOpProfiler.perOp(1_000, 41_000, 0)).isNaN();
+        CpuPerOpProfiler profiler = new CpuPerOpProfiler();
+        assertThat(profiler.getDescription()).contains("CPU");
     }
 
     @Test
@@ -164,7 +196,8 @@ class BenchmarksTest {
                 "WorkerInterruptedBenchmark_workerInterrupted_jmhTest",
                 "CheckCancelledBenchmark_checkCancelled_jmhTest",
                 "CheckCancelledBenchmark_threadLocalPlusVolatile_jmhTest",
-                "CheckCancelledBenchmark_isInterrupted_jmhTest", "ContextPropagationBenchmark_roundTrip_jmhTest",
-                "ContextPropagationBenchmark_inFlight1000_jmhTest");
+                "CheckCancelledBenchmark_isInterrupted_jmhTest", "StartTaskSoonBenchmark_startTaskSoon20kAllOf_jmhTest",
+                "PacedBenchmark_roundTripPaced_jmhTest", "PacedBenchmark_callPaced_jmhTest");
+        assertThat(list).doesNotContain("ContextPropagationBenchmark");
     }
 }

@@ -5,15 +5,21 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import dev.portal.bench.contenders.PortalContender;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.slf4j.MDC;
 
 /**
  * Every contender does what the benchmarks claim it does: results come back on the loop, the
@@ -108,6 +114,54 @@ class ContenderTest {
 
     @ParameterizedTest
     @FieldSource("CONTENDERS")
+    void tasksWaitedForAllAtOnceSumTheirValues(String name) throws Exception {
+        c = Contenders.create(name);
+        Object[] handles = new Object[2000];
+        for (int i = 0; i < handles.length; i++) {
+            handles[i] = c.startTaskSoon(i);
+        }
+        assertThat(c.awaitAll(handles)).isEqualTo(2000L * 2001 / 2);
+        assertThat(c.awaitAll(new Object[0])).isZero();
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void portalCarriesTheCallersMdcToTheLoopAndTheWorkersOnlyWithTheMdcOn(boolean mdc) throws Exception {
+        MDC.clear();
+        c = Contenders.create(mdc ? "portal" : "portal-nomdc");
+        Contender contender = c;
+        ConcurrentLinkedQueue<Map<String, String>> seen = new ConcurrentLinkedQueue<>();
+        Countdown all = new Countdown(50);
+        contender.startOffloads(50, () -> {
+            seen.add(mdcOrEmpty());   // on a worker
+            return 1;
+        }, () -> {
+            seen.add(mdcOrEmpty());   // on the loop
+            all.run();
+        }).get(20, TimeUnit.SECONDS);
+        all.done.get(20, TimeUnit.SECONDS);
+        try {
+            assertThat(seen).hasSize(100);
+            if (mdc) {
+                // The contender gave the calling thread a request's MDC, and every hop carried it.
+                assertThat(mdcOrEmpty()).isEqualTo(PortalContender.MDC_ENTRIES).hasSize(4);
+                assertThat(seen).allSatisfy(m -> assertThat(m).isEqualTo(PortalContender.MDC_ENTRIES));
+            } else {
+                assertThat(mdcOrEmpty()).isEmpty();
+                assertThat(seen).allSatisfy(m -> assertThat(m).isEmpty());
+            }
+        } finally {
+            MDC.clear();
+        }
+    }
+
+    private static Map<String, String> mdcOrEmpty() {
+        Map<String, String> m = MDC.getCopyOfContextMap();
+        return m == null ? Map.of() : m;
+    }
+
+    @ParameterizedTest
+    @FieldSource("CONTENDERS")
     void cancellingARunningCallReachesTheAwaitingLoopCode(String name) throws Exception {
         c = Contenders.create(name);
         for (int i = 0; i < 3; i++) {
@@ -116,6 +170,7 @@ class ContenderTest {
             assertThat(trial.observed).isNotDone();
             trial.cancel();
             trial.observed.get(20, TimeUnit.SECONDS);
+            assertThat(trial.observedNanos()).isPositive().isLessThan(TimeUnit.SECONDS.toNanos(20));
             trial.release();
             trial.finished.get(20, TimeUnit.SECONDS);
         }
@@ -132,8 +187,11 @@ class ContenderTest {
         for (int i = 0; i < 3; i++) {
             CancelTrial trial = c.startCancellable(true);
             trial.running.get(20, TimeUnit.SECONDS);
+            assertThatThrownBy(trial::interruptedNanos).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("not cancelled and interrupted yet");
             trial.cancel();
             trial.interrupted.get(20, TimeUnit.SECONDS);
+            assertThat(trial.interruptedNanos()).isPositive().isLessThan(TimeUnit.SECONDS.toNanos(20));
             trial.finished.get(20, TimeUnit.SECONDS);
         }
     }
@@ -142,7 +200,7 @@ class ContenderTest {
     void unknownContenderIsRejectedWithTheChoices() {
         assertThatThrownBy(() -> Contenders.create("akka"))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("[jdk, portal, vertx, reactor]")
+                .hasMessageContaining("[jdk, portal, portal-nomdc, vertx, reactor]")
                 .hasMessageContaining("akka");
     }
 }

@@ -9,4 +9,12 @@ public interface WorkerJob {
      * this worker rather than waking another.
      */
     void runOnWorker(Worker worker);
+
+    /**
+     * The pool gives up on the job: no thread could be started to run it (see {@link WorkerPool}).
+     * Any thread; the job never runs. A job whose caller waits must answer it here (a call fails
+     * with {@code cause} and returns its token); the default does nothing.
+     */
+    default void notRun(Throwable cause) {
+    }
 }

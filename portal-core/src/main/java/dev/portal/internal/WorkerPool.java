@@ -7,6 +7,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -40,6 +41,20 @@ import org.jspecify.annotations.Nullable;
  * <p><b>No lost wake-up.</b> A worker pushes itself on the idle stack before it stops counting as a
  * searcher, then looks at the queue once more; a dispatcher enqueues before it reads the count. One
  * of the two sees the other's write, so a queued job always has a searcher or a waking worker.
+ *
+ * <p><b>Threads.</b> Every worker thread comes from {@link #newThread}: the pool's thread factory
+ * if it was given one, else a daemon platform thread (or a virtual thread) that does not inherit
+ * its creator's {@code InheritableThreadLocal}s, since whichever thread happens to dispatch when a
+ * worker is needed (the loop, a worker, a foreign thread resizing a limiter) must not hand its
+ * values to every later call on that worker. The pool names each thread and makes it a daemon.
+ *
+ * <p><b>A thread that cannot be started</b> (the JVM's "unable to create native thread"
+ * {@code OutOfMemoryError}, or a factory that throws) leaves the pool as it was: the searcher the
+ * start was to add, the live entry and the created count are taken back, so the next dispatch
+ * tries again. The jobs then queued with no worker searching for them never run: each is
+ * {@linkplain WorkerJob#notRun told so} with the error (a call fails with it and returns its token).
+ * A worker that was starting another while it holds a job keeps that job and runs it. If no job
+ * was left without a worker, the error goes to the pool's uncaught handler, so it is never lost.
  */
 public final class WorkerPool {
 
@@ -48,6 +63,7 @@ public final class WorkerPool {
     private final String namePrefix;
     private final long idleTimeoutNanos;
     private final boolean virtual;
+    private final @Nullable ThreadFactory threadFactory;
     private final long spinNanos;
     /** Whether an idle worker spins at all; written by the spinning worker and by woken ones. */
     private final AdaptiveSpin adaptiveSpin;
@@ -60,6 +76,11 @@ public final class WorkerPool {
     private final AtomicInteger threadIds = new AtomicInteger();
     private final AtomicLong created = new AtomicLong();
     private final AtomicLong retired = new AtomicLong();
+    private final AtomicLong startFailures = new AtomicLong();
+    /** Whether the factory has returned a virtual thread. */
+    private volatile boolean startedVirtual;
+    /** Held by the thread that fails the jobs left without a worker after a failed start. */
+    private final AtomicBoolean failingOrphans = new AtomicBoolean();
     private volatile boolean shutdown;
     // The call counts of workers that exited. A worker folds its counts in and leaves the live set
     // under foldLock, and a reader sums under it too, so no count is seen twice or missed.
@@ -73,13 +94,26 @@ public final class WorkerPool {
      */
     public WorkerPool(String namePrefix, Duration idleTimeout, boolean virtual, long spinNanos,
             Consumer<Throwable> uncaught) {
+        this(namePrefix, idleTimeout, virtual, null, spinNanos, uncaught);
+    }
+
+    /**
+     * @param threadFactory where worker threads come from; null: daemon platform threads, or virtual
+     *        ones if {@code virtual}, none inheriting InheritableThreadLocals. The pool names each
+     *        thread the factory returns and makes it a daemon.
+     * @param spinNanos how long a worker that finished a job spins for the next before it parks
+     *        (validated by the loop's builder)
+     */
+    public WorkerPool(String namePrefix, Duration idleTimeout, boolean virtual, @Nullable ThreadFactory threadFactory,
+            long spinNanos, Consumer<Throwable> uncaught) {
+        this.threadFactory = threadFactory;
         this.spinNanos = spinNanos;
         this.adaptiveSpin = new AdaptiveSpin(spinNanos);
         this.namePrefix = namePrefix.isEmpty() ? "portal-worker-" + POOL_IDS.incrementAndGet() + "-" : namePrefix;
         this.idleTimeoutNanos = idleTimeout.toNanos();
         this.virtual = virtual;
         this.uncaught = uncaught;
-        if (virtual && !VirtualThreads.available()) {
+        if (virtual && threadFactory == null && !VirtualThreads.available()) {
             throw new UnsupportedOperationException("virtual worker threads need JDK 21 or newer (running "
                     + Runtime.version() + "); set virtualWorkers(false) or run on a newer JDK");
         }
@@ -106,7 +140,10 @@ public final class WorkerPool {
         }
     }
 
-    /** Adds a searcher: the most recently parked worker, or a new thread if none is parked. */
+    /**
+     * Adds a searcher: the most recently parked worker, or a new thread if none is parked. Never
+     * throws: a thread that cannot be started is handled by {@link #startFailed}.
+     */
     private void wakeOrStart() {
         searchers.incrementAndGet();
         Worker w;
@@ -119,13 +156,85 @@ public final class WorkerPool {
         start(new Worker(this));
     }
 
+    /** Starts a thread for {@code worker}, already counted as a searcher. */
     private void start(Worker worker) {
         String name = namePrefix + threadIds.incrementAndGet();
-        Thread thread = virtual ? VirtualThreads.unstarted(name, worker) : new WorkerThread(worker, name);
-        worker.thread = thread;
-        live.add(worker);
+        Thread thread;
+        try {
+            thread = newThread(worker, name);
+            worker.thread = thread;
+            live.add(worker); // before start: the thread leaves the set when it exits
+            thread.start();
+        } catch (Throwable t) {
+            live.remove(worker);
+            worker.thread = null;
+            startFailed(t);
+            return;
+        }
         created.incrementAndGet();
-        thread.start();
+        if (threadFactory != null && !startedVirtual && VirtualThreads.isVirtual(thread)) {
+            startedVirtual = true;
+        }
+    }
+
+    /**
+     * A new, unstarted, named daemon thread that runs {@code worker}: the factory's, or one that
+     * does not inherit the creating thread's InheritableThreadLocals.
+     */
+    private Thread newThread(Worker worker, String name) {
+        ThreadFactory factory = threadFactory;
+        if (factory == null) {
+            return virtual ? VirtualThreads.unstarted(name, worker) : new WorkerThread(worker, name);
+        }
+        Thread thread = factory.newThread(worker);
+        if (thread == null) {
+            throw new IllegalStateException("the worker threadFactory " + factory + " returned null instead of a "
+                    + "thread; it must return a new, unstarted thread");
+        }
+        if (thread.getState() != Thread.State.NEW) {
+            throw new IllegalStateException("the worker threadFactory " + factory + " returned a thread that was "
+                    + "already started (" + thread.getName() + "); it must return a new, unstarted thread");
+        }
+        thread.setName(name);
+        if (!thread.isDaemon()) {
+            thread.setDaemon(true);
+        }
+        return thread;
+    }
+
+    /**
+     * No thread could be started for a searcher that {@link #wakeOrStart} counted: takes the count
+     * back, then fails the jobs that are queued while nobody searches (they counted on that
+     * searcher, or came while it was counted). One thread at a time fails them, in a loop rather
+     * than by recursion: failing a call frees its token, which dispatches the next waiting call,
+     * which may fail to start a thread in turn.
+     */
+    private void startFailed(Throwable error) {
+        searchers.decrementAndGet();
+        startFailures.incrementAndGet();
+        boolean told = false;
+        do {
+            if (!failingOrphans.compareAndSet(false, true)) {
+                told = true; // the thread failing orphans looks at the queue again once it is done
+                break;
+            }
+            try {
+                WorkerJob job;
+                while (searchers.get() == 0 && (job = queue.poll()) != null) {
+                    told = true;
+                    try {
+                        job.notRun(error);
+                    } catch (Throwable t) {
+                        reportUncaught(t);
+                    }
+                }
+            } finally {
+                failingOrphans.set(false);
+            }
+        } while (searchers.get() == 0 && !queue.isEmpty());
+        if (!told) {
+            reportUncaught(error);
+        }
     }
 
     /** A worker stopped running a job's function and looks for the next job. */
@@ -335,8 +444,14 @@ public final class WorkerPool {
         return retired.get();
     }
 
+    /** Worker threads the pool tried to start and could not. Any thread. */
+    public long startFailures() {
+        return startFailures.get();
+    }
+
+    /** Whether the workers are virtual threads: set so, or (with a factory) the last one started was. */
     public boolean isVirtual() {
-        return virtual;
+        return virtual || startedVirtual;
     }
 
     /** The worker whose current job is {@code job}, or null. Scans the live workers. */

@@ -88,11 +88,16 @@ public final class JdkContender implements Contender {
     }
 
     @Override
+    public long awaitAll(Object[] handles) {
+        return Callables.allOfSum(handles);
+    }
+
+    @Override
     public CancelTrial startCancellable(boolean interrupt) {
         CancelTrial trial = new CancelTrial();
         Future<?>[] awaited = new Future<?>[1];
         // The cancel runs on the loop after the callback below (the loop is FIFO), so it sees awaited[0].
-        trial.canceller(() -> loop.execute(() -> awaited[0].cancel(interrupt)));
+        trial.canceller(loop, () -> awaited[0].cancel(interrupt));
         loop.execute(() -> {
             if (interrupt) {
                 awaited[0] = workers.submit(trial.function());

@@ -83,11 +83,16 @@ public final class ReactorContender implements Contender {
     }
 
     @Override
+    public long awaitAll(Object[] handles) {
+        return Callables.allOfSum(handles);
+    }
+
+    @Override
     public CancelTrial startCancellable(boolean interrupt) {
         // Reactor has one cancellation: dispose, which interrupts the worker either way.
         CancelTrial trial = new CancelTrial();
         Disposable[] awaited = new Disposable[1];
-        trial.canceller(() -> loop.schedule(() -> awaited[0].dispose()));
+        trial.canceller(loop::schedule, () -> awaited[0].dispose());
         loop.schedule(() -> awaited[0] = Mono.fromCallable(trial.function()).subscribeOn(workers).publishOn(loop)
                 .doOnCancel(trial::observe).subscribe());
         return trial;

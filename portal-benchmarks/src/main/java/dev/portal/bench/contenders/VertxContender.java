@@ -1,5 +1,7 @@
 package dev.portal.bench.contenders;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -97,6 +99,21 @@ public final class VertxContender implements Contender {
     }
 
     @Override
+    @SuppressWarnings("unchecked")
+    public long awaitAll(Object[] handles) {
+        List<Future<Integer>> futures = new ArrayList<>(handles.length);
+        for (Object h : handles) {
+            futures.add((Future<Integer>) h);
+        }
+        Future.all(futures).await();
+        long sum = 0;
+        for (Future<Integer> f : futures) {
+            sum += f.result();
+        }
+        return sum;
+    }
+
+    @Override
     public CancelTrial startCancellable(boolean interrupt) {
         if (interrupt) {
             throw new UnsupportedOperationException("Vert.x cannot interrupt one executeBlocking call");
@@ -104,7 +121,8 @@ public final class VertxContender implements Contender {
         CancelTrial trial = new CancelTrial();
         @SuppressWarnings("unchecked")
         Promise<Integer>[] awaited = new Promise[1];
-        trial.canceller(() -> context.runOnContext(v -> awaited[0].tryFail(new CancellationException())));
+        trial.canceller(r -> context.runOnContext(v -> r.run()),
+                () -> awaited[0].tryFail(new CancellationException()));
         context.runOnContext(v -> {
             Promise<Integer> promise = Promise.promise();
             awaited[0] = promise;

@@ -31,7 +31,7 @@ import dev.portal.bench.Contenders;
  *
  * <pre>
  * java -XX:+UseSerialGC -Xms1g -Xmx1g -cp ... dev.portal.bench.footprint.QueuedOffloadFootprint \
- *     [--contenders jdk,portal,vertx,reactor] [--queued 100000] [--out footprint.tsv] [--histogram]
+ *     [--contenders jdk,portal,portal-nomdc,vertx,reactor] [--queued 100000] [--out footprint.tsv] [--histogram]
  * </pre>
  *
  * Output: one line per contender, {@code contender bytesPerOffload queued}, tab-separated. With

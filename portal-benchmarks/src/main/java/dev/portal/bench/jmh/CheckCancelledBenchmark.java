@@ -21,10 +21,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * JMH runs this benchmark's threads inside {@code ToThread.runSync} calls (see
  * {@link PortalWorkerExecutor}), so all three run on a Portal worker, as in real use.
  */
-@Fork(value = 1, jvmArgsAppend = {"-Djmh.executor=CUSTOM",
+@Fork(value = 3, jvmArgsAppend = {"-Djmh.executor=CUSTOM",
         "-Djmh.executor.class=dev.portal.bench.jmh.PortalWorkerExecutor"})
-@Warmup(iterations = 3, time = 2)
-@Measurement(iterations = 5, time = 2)
+@Warmup(iterations = 2, time = 1)
+@Measurement(iterations = 3, time = 1)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @State(Scope.Thread)

@@ -14,7 +14,7 @@ import org.openjdk.jmh.annotations.TearDown;
 @State(Scope.Benchmark)
 public class ContenderState {
 
-    @Param({"jdk", "portal", "vertx", "reactor"})
+    @Param({"jdk", "portal", "portal-nomdc", "vertx", "reactor"})
     public String contender = "jdk";
 
     public Contender c;

@@ -17,9 +17,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * long each of 64 callers' calls takes (percentiles), since a throughput can be bought by letting
  * some callers wait longer than others.
  */
-@Fork(1)
-@Warmup(iterations = 3, time = 2)
-@Measurement(iterations = 5, time = 2)
+@Fork(3)
+@Warmup(iterations = 2, time = 1)
+@Measurement(iterations = 3, time = 1)
 public class ExternalCallBenchmark {
 
     @Benchmark

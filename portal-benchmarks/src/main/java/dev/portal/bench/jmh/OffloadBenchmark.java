@@ -18,9 +18,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * (a) and (b): offloading from loop code. Each invocation hops onto the loop once and does all
  * its offloads there, so the hop from the benchmark thread is spread over many operations.
  */
-@Fork(1)
-@Warmup(iterations = 3, time = 2)
-@Measurement(iterations = 5, time = 2)
+@Fork(3)
+@Warmup(iterations = 2, time = 1)
+@Measurement(iterations = 3, time = 1)
 public class OffloadBenchmark {
 
     /** Offloads per invocation of {@link #roundTrip}. */

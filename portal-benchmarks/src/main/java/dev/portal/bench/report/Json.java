@@ -30,7 +30,9 @@ final class Json {
 
     /**
      * JMH's results without the raw histograms of its sample-mode benchmarks (every distinct time
-     * and its count: megabytes per benchmark), keeping the percentiles the report reads.
+     * and its count: megabytes per benchmark), keeping the percentiles the report reads. Each
+     * histogram is replaced by the mean of every iteration ({@code rawData}, as JMH writes for the
+     * other modes), so the per-fork figures survive.
      */
     @SuppressWarnings("unchecked")
     static String withoutHistograms(String jmhJson) {
@@ -44,17 +46,52 @@ final class Json {
             }
             Map<String, Object> b = (Map<String, Object>) entry;
             if (b.get("primaryMetric") instanceof Map) {
-                ((Map<String, Object>) b.get("primaryMetric")).remove("rawDataHistogram");
+                compact((Map<String, Object>) b.get("primaryMetric"));
             }
             if (b.get("secondaryMetrics") instanceof Map) {
                 for (Object metric : ((Map<String, Object>) b.get("secondaryMetrics")).values()) {
                     if (metric instanceof Map) {
-                        ((Map<String, Object>) metric).remove("rawDataHistogram");
+                        compact((Map<String, Object>) metric);
                     }
                 }
             }
         }
         return MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n";
+    }
+
+    private static void compact(Map<String, Object> metric) {
+        Object histogram = metric.remove("rawDataHistogram");
+        if (histogram != null && !(metric.get("rawData") instanceof List)) {
+            metric.put("rawData", iterationMeans(histogram));
+        }
+    }
+
+    /**
+     * The mean of each iteration of a sample-mode histogram: JMH writes it per fork, per iteration,
+     * as a list of {@code [value, count]} pairs. Returns {@code [fork][iteration]} means.
+     */
+    @SuppressWarnings("unchecked")
+    static List<List<Double>> iterationMeans(@Nullable Object histogram) {
+        List<List<Double>> forks = new java.util.ArrayList<>();
+        if (!(histogram instanceof List)) {
+            return forks;
+        }
+        for (Object fork : (List<Object>) histogram) {
+            List<Double> means = new java.util.ArrayList<>();
+            for (Object iteration : (List<Object>) fork) {
+                double sum = 0;
+                double count = 0;
+                for (Object pair : (List<Object>) iteration) {
+                    List<Object> p = (List<Object>) pair;
+                    double n = number(p.get(1));
+                    sum += number(p.get(0)) * n;
+                    count += n;
+                }
+                means.add(count > 0 ? sum / count : Double.NaN);
+            }
+            forks.add(means);
+        }
+        return forks;
     }
 
     /** A number that JMH may have written as a number or as the string "NaN"/"Infinity". */
