@@ -5,8 +5,8 @@ import io.micrometer.context.ContextSnapshot;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What the loop thread writes on every callback: the running task and scope, the tick count the
- * blocked-loop watchdog samples, the time the current turn began, and the lag of the last timer. They live in an object of
+ * What the loop thread writes on every callback: the running task and scope, the nesting depth of
+ * promise completions and their trampoline, the tick count the blocked-loop watchdog samples, the time the current turn began, and the lag of the last timer. They live in an object of
  * their own, padded with a cache line on either side, so that these writes never invalidate the
  * line of a field that other threads read to submit work (the loop's thread, state and queue),
  * nor the line of a neighbouring object.

@@ -27,7 +27,9 @@ import org.jspecify.annotations.Nullable;
  * itself: the action and its result stage are one 32-byte object on a lock-free stack, instead of
  * the result stage plus a completion node that {@code CompletableFuture} allocates (64 bytes). The
  * stack is run once, in registration order, right after the promise completes by any of the
- * completing methods, all of which are overridden here to do so.
+ * completing methods, all of which are overridden here to do so. Completions nested deeper than
+ * {@link #MAX_NESTED_COMPLETIONS} on the loop thread wait on a trampoline and run before the
+ * outermost completion returns (see {@link #completeInContext}), so no depth overflows the stack.
  */
 class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
 
