@@ -249,7 +249,7 @@ public final class BlockingPortal implements AutoCloseable {
                 // As AnyIO's __aexit__: any failure of the body, a cancellation included, cancels the tasks.
                 portal.stopOnLoop(error != null);
                 portal.whenFinished().whenComplete((v, e) -> out.settle(value, error));
-            });
+            }, null);
             return out;
         });
         result.whenComplete((v, e) -> portal.finished.complete(null));

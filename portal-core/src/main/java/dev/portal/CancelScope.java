@@ -7,6 +7,7 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -38,6 +39,15 @@ import org.jspecify.annotations.Nullable;
  * and {@link #cancelledCaught()} becomes true. Cancellation reaches nested scopes, except through a
  * {@linkplain #setShield(boolean) shield}. Code that is not waiting on a checkpoint is not
  * interrupted: cancellation is cooperative.
+ *
+ * <p><b>Which scope catches.</b> When several nested scopes are cancelled (in any order, by
+ * {@link #cancel()} or a deadline), the cancellation belongs to the outermost of them that the
+ * code can see, as in AnyIO and Trio: inner scopes let the exception through, so nothing chained
+ * after them runs inside the cancelled enclosing scope, and only that outermost scope reports
+ * {@link #cancelledCaught()}. A shield hides the scopes outside it: inside one, the outermost
+ * visible scope is the shield or a scope within it. {@link CancelledException}'s message names
+ * the catching scope, on the loop and in {@link FromThread#checkCancelled()} alike. Nesting depth
+ * costs no stack: cancellation walks the scope tree iteratively.
  *
  * <p><b>Threads.</b> {@link #run} and the shield and deadline setters run on the event loop thread.
  * {@link #cancel()} and the getters may be called from any thread; a cancel from another thread is
@@ -72,10 +82,20 @@ public final class CancelScope {
     private @Nullable LoopPromise<?> pendingHead;
 
     private volatile boolean cancelCalled;
-    /** Effectively cancelled: cancel() was called here, or above without a shield in between. */
+    /**
+     * Effectively cancelled: cancel() was called here, or on an enclosing scope that code in this
+     * scope can see (no shield in between). Read by every checkpoint and by workers'
+     * checkCancelled: one volatile read. Written on the loop thread only, with {@link #cancelOrigin}.
+     */
     volatile boolean cancelled;
-    private @Nullable CancelScope cancelOrigin;
-    private boolean shield;
+    /**
+     * The outermost cancelled scope that this one can see (itself included): the scope that
+     * catches the cancellation, and the one its exceptions name. Null when not cancelled.
+     */
+    private volatile @Nullable CancelScope cancelOrigin;
+    /** Whether this scope's own cancel() has been carried out on the loop (reported once). */
+    private boolean cancelApplied;
+    private volatile boolean shield;
     private long deadlineNanos;
     private boolean hasDeadline;
     private volatile boolean deadlineReached;
@@ -190,8 +210,26 @@ public final class CancelScope {
             exit(result, ((CompletableFuture<T>) stage).getNow(null), null);
             return result;
         }
-        l.adopt(stage, "the body of CancelScope.run", (value, error) -> exit(result, value, error));
+        // Nothing may fail in the callback unseen: see exitSafely. A loop that has stopped has
+        // stopped the scope with it: the outcome is handed on where it arrives, untouched.
+        l.adopt(stage, "the body of CancelScope.run", (value, error) -> exitSafely(l, result, value, error),
+                (value, error) -> result.settleWithoutContext(value, error));
         return result;
+    }
+
+    /**
+     * Exits and settles {@code result}; a failure on the way fails {@code result}, or, if it was
+     * already settled, goes to the loop's uncaught handler: it is never dropped. Loop thread.
+     */
+    private <T> void exitSafely(EventLoop l, LoopPromise<@Nullable T> result, @Nullable T value,
+            @Nullable Throwable error) {
+        try {
+            exit(result, value, error);
+        } catch (Throwable t) {
+            if (!result.settle(null, t)) {
+                l.reportUncaught(t);
+            }
+        }
     }
 
     /**
@@ -217,12 +255,16 @@ public final class CancelScope {
         if (timeout != null) {
             hasDeadline = true;
             deadlineNanos = saturatedAdd(System.nanoTime(), saturatedNanos(timeout));
+        } else {
+            latchPassedDeadline(); // a deadline that passed before entry has cancelled the scope
         }
-        if (cancelCalled) {
-            markCancelled(this);
+        // One read: a cancel() that sets the flag after it sees the loop published above and
+        // comes through cancelOnLoop, which must then find the cancel not yet applied.
+        boolean cancelledBefore = cancelCalled;
+        cancelApplied = cancelledBefore;
+        refreshOwn();
+        if (cancelledBefore) {
             reportCancelled(l);
-        } else if (!shield && p.cancelled) {
-            markCancelled(p.cancelOrigin != null ? p.cancelOrigin : p);
         }
         armDeadline(l);
     }
@@ -241,7 +283,9 @@ public final class CancelScope {
         }
         unlink();
         Throwable cause = unwrap(error);
-        if (cause instanceof CancelledException && cancelCalled) {
+        // AnyIO's and Trio's rule: only the outermost cancelled scope that the body can see catches
+        // the cancellation; an inner scope cancelled too lets it through to that one.
+        if (cause instanceof CancelledException && cancelled && cancelOrigin == this) {
             cancelledCaught = true;
             return true;
         }
@@ -288,7 +332,7 @@ public final class CancelScope {
         } else {
             try {
                 l.executeSoon(this::cancelOnLoop);
-            } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            } catch (RejectedExecutionException stopped) {
                 // The loop is gone: nothing inside this scope can still be waiting.
             }
         }
@@ -296,14 +340,15 @@ public final class CancelScope {
 
     void cancelOnLoop() {
         cancelCalled = true;
-        if (state != ENTERED || (cancelled && cancelOrigin == this)) {
+        if (state != ENTERED || cancelApplied) {
             return;
         }
+        cancelApplied = true;
         EventLoop l = loop;
         if (l != null) {
             reportCancelled(l); // first: the calls it cancels are reported as they give up
         }
-        propagate(this);
+        refresh(this);
     }
 
     /**
@@ -317,27 +362,66 @@ public final class CancelScope {
         }
     }
 
-    private void markCancelled(CancelScope origin) {
-        cancelled = true;
-        cancelOrigin = origin;
+    /**
+     * Brings the cancellation state of {@code top} and of the entered scopes below it up to date
+     * after a change at {@code top} (its cancel, its shield, the loop's stop), failing the pending
+     * checkpoints of every scope that becomes cancelled. Walks the tree in pre-order through the
+     * parent, child and sibling links, without recursion, so depth costs no stack; a scope whose
+     * state did not change keeps its subtree's. Loop thread only.
+     */
+    private static void refresh(CancelScope top) {
+        CancelScope node = top;
+        while (node != null) {
+            CancelScope next = null;
+            if (node.refreshOwn() && node.firstChild != null) {
+                next = node.firstChild;
+            } else {
+                for (CancelScope n = node; n != top; n = n.parent) {
+                    if (n.nextSibling != null) {
+                        next = n.nextSibling;
+                        break;
+                    }
+                }
+            }
+            node = next;
+        }
     }
 
-    private void propagate(CancelScope origin) {
-        markCancelled(origin);
-        LoopPromise<?> p;
-        while ((p = pendingHead) != null) {
-            removePending(p);
-            p.cancelFromScope(newCancelledException());
+    /**
+     * Recomputes whether this scope is cancelled from its own cancel and its parent's state: the
+     * parent's cancellation wins unless this scope is a shield, so the origin is always the
+     * outermost cancelled scope in sight. Cancels the pending checkpoints if the scope becomes
+     * cancelled. Returns whether the state changed. Loop thread only.
+     */
+    private boolean refreshOwn() {
+        CancelScope p = parent;
+        CancelScope origin;
+        if (!shield && p != null && p.cancelled) {
+            origin = p.cancelOrigin;
+        } else if (cancelCalled && state == ENTERED) {
+            origin = this;
+        } else {
+            origin = null;
         }
-        for (CancelScope c = firstChild; c != null; c = c.nextSibling) {
-            if (!c.shield && !c.cancelled) {
-                c.propagate(origin);
+        if (origin == cancelOrigin) {
+            return false;
+        }
+        boolean was = cancelled;
+        cancelOrigin = origin;
+        cancelled = origin != null;
+        if (origin != null && !was) {
+            LoopPromise<?> pending;
+            while ((pending = pendingHead) != null) {
+                removePending(pending);
+                pending.cancelFromScope(newCancelledException());
             }
         }
+        return true;
     }
 
     CancelledException newCancelledException() {
-        CancelScope origin = cancelOrigin != null ? cancelOrigin : this;
+        CancelScope o = cancelOrigin;
+        CancelScope origin = o != null ? o : this;
         return new CancelledException("cancelled by " + origin.describe());
     }
 
@@ -428,14 +512,23 @@ public final class CancelScope {
     /** Cancels the whole tree below the loop's root scope; used when the loop stops. */
     void cancelAll() {
         cancelCalled = true;
-        propagate(this);
+        cancelApplied = true;
+        refresh(this);
     }
 
     // --- properties ---
 
-    /** Whether {@link #cancel()} has been called on this scope (or its deadline passed). */
+    /**
+     * Whether cancellation has been requested for this scope: {@link #cancel()} was called, or its
+     * deadline has passed (Trio's {@code cancel_called}). A deadline that passes cancels the scope
+     * for good, entered or not: moving it later afterwards does not undo that, and a scope entered
+     * after its deadline starts cancelled. A {@linkplain #withTimeout timeout} starts counting when
+     * the scope is entered. It says nothing about whether code was affected: see
+     * {@link #cancelledCaught()}. Any thread; a volatile read, plus a clock read while a deadline
+     * is set and has not passed.
+     */
     public boolean cancelCalled() {
-        return cancelCalled;
+        return cancelCalled || deadlinePassed();
     }
 
     /** Whether this scope absorbed a {@link CancelledException} caused by its own cancellation. */
@@ -444,20 +537,27 @@ public final class CancelScope {
     }
 
     /**
-     * Whether code in this scope is cancelled now: this scope's {@link #cancel()} was called, or an
-     * enclosing scope's without a shield in between. A volatile read; any thread.
+     * Whether code in this scope is cancelled now: cancellation was requested for this scope (see
+     * {@link #cancelCalled()}), or for an enclosing scope without a shield in between. Any thread.
      */
     public boolean isCancelled() {
-        return cancelled || cancelCalled;
+        return cancelled || cancelCalled();
     }
 
+    /** Whether this scope shields its code from the cancellation of enclosing scopes. Any thread. */
     public boolean isShield() {
         return shield;
     }
 
     /**
      * Shields the code in this scope from the cancellation of enclosing scopes (its own
-     * {@link #cancel()} still applies). Before entry from any thread; after, on the loop thread.
+     * {@link #cancel()} and deadline still apply). Every change takes effect at once, both ways:
+     * dropping the shield inside a cancelled scope fails the pending checkpoints below it, and
+     * setting it again lets later checkpoints and workers' {@link FromThread#checkCancelled()} pass
+     * (a checkpoint that already failed stays failed). Before entry from any thread; after, on the
+     * loop thread.
+     *
+     * @throws IllegalStateException if the scope has been entered and this is not its loop's thread
      */
     public void setShield(boolean shield) {
         if (state != NEW) {
@@ -465,8 +565,8 @@ public final class CancelScope {
         }
         boolean was = this.shield;
         this.shield = shield;
-        if (state == ENTERED && was && !shield && !cancelled && parent != null && parent.cancelled) {
-            propagate(parent.cancelOrigin != null ? parent.cancelOrigin : parent);
+        if (state == ENTERED && was != shield) {
+            refresh(this);
         }
     }
 
@@ -481,16 +581,50 @@ public final class CancelScope {
         return deadlineNanos;
     }
 
-    /** Sets the deadline ({@link System#nanoTime()} basis; {@link Long#MAX_VALUE} removes it). */
+    /**
+     * Sets the deadline ({@link System#nanoTime()} basis; {@link Long#MAX_VALUE} removes it). If the
+     * current deadline has already passed, the scope stays cancelled (see {@link #cancelCalled()}).
+     * Before entry from any thread; after, on the loop thread.
+     *
+     * @throws IllegalStateException if the scope has been entered and this is not its loop's thread
+     */
     public void setDeadline(long deadlineNanoTime) {
         if (state != NEW) {
             EventLoop.requireLoop(Objects.requireNonNull(loop), "CancelScope.setDeadline");
         }
+        latchPassedDeadline();
         timeout = null;
         hasDeadline = true;
         deadlineNanos = deadlineNanoTime;
         if (state == ENTERED) {
             armDeadline(Objects.requireNonNull(loop));
+        }
+    }
+
+    /** Whether a deadline is set, the scope has not exited, and the deadline has passed. */
+    private boolean deadlinePassed() {
+        return hasDeadline && state != EXITED && deadlineNanos != Long.MAX_VALUE
+                && System.nanoTime() - deadlineNanos >= 0;
+    }
+
+    /**
+     * Records a deadline that has passed as this scope's cancellation, before anything forgets it:
+     * entry, or a new deadline. Entered: on the loop thread, which carries the cancellation out
+     * (the timer may not have fired yet).
+     */
+    private void latchPassedDeadline() {
+        if (cancelCalled || !deadlinePassed()) {
+            return;
+        }
+        deadlineReached = true;
+        if (state == ENTERED) {
+            if (deadlineTimer != null) {
+                Objects.requireNonNull(loop).timers().cancel(deadlineTimer);
+                deadlineTimer = null;
+            }
+            cancelOnLoop();
+        } else {
+            cancelCalled = true;
         }
     }
 

@@ -529,10 +529,17 @@ public final class EventLoop implements Executor, AutoCloseable {
             return;
         }
         end.suspended();
-        adopt(stage, "a task's async function", (value, error) -> {
-            liveTasks.remove(task);
+        adopt(stage, "a task's async function", (value, error) -> taskEnded(task, end, value, error), null);
+    }
+
+    /** A task's end on the loop; what it throws goes to the uncaught handler (nobody holds the stage). */
+    private <T> void taskEnded(LoopTask task, TaskEnd<? super T> end, @Nullable T value, @Nullable Throwable error) {
+        liveTasks.remove(task);
+        try {
             end.ended(value, error);
-        });
+        } catch (Throwable t) {
+            reportUncaught(t);
+        }
     }
 
     /**
@@ -561,18 +568,21 @@ public final class EventLoop implements Executor, AutoCloseable {
      * cannot wait for ends as a failure instead of hanging its task: if its {@code whenComplete}
      * throws, {@code then} gets an {@link IllegalStateException} that names {@code what} and the
      * stage's class, with the thrown exception as its cause. A foreign stage is called back once at
-     * most, however often it calls. Any thread; the stage is never asked anything but
+     * most, however often it calls. If the loop has stopped when the outcome arrives from another
+     * thread, {@code stopped} gets it there (without it, the outcome is dropped: the loop's stop
+     * has ended the task). Any thread; the stage is never asked anything but
      * {@code whenComplete} (not even {@code toString}) unless it is a {@linkplain #isPlainFuture
      * plain future}.
      */
     <T> void adopt(CompletionStage<T> stage, String what, java.util.function.BiConsumer<? super @Nullable T,
-            ? super @Nullable Throwable> then) {
+            ? super @Nullable Throwable> then, java.util.function.@Nullable BiConsumer<? super @Nullable T,
+            ? super @Nullable Throwable> stopped) {
         if (isPlainFuture(stage)) {
             // Ours or the JDK's: calls back once, and whenComplete does not throw.
-            stage.whenComplete((value, error) -> onLoop(then, value, error));
+            stage.whenComplete((value, error) -> onLoop(then, stopped, value, error));
             return;
         }
-        Adoption<T> adoption = new Adoption<>(this, then);
+        Adoption<T> adoption = new Adoption<>(this, then, stopped);
         try {
             stage.whenComplete(adoption);
         } catch (Throwable t) {
@@ -582,11 +592,18 @@ public final class EventLoop implements Executor, AutoCloseable {
     }
 
     private <T> void onLoop(java.util.function.BiConsumer<? super @Nullable T, ? super @Nullable Throwable> then,
+            java.util.function.@Nullable BiConsumer<? super @Nullable T, ? super @Nullable Throwable> stopped,
             @Nullable T value, @Nullable Throwable error) {
         if (inEventLoop()) {
             then.accept(value, error);
-        } else {
+            return;
+        }
+        try {
             executeSoon(() -> then.accept(value, error));
+        } catch (RejectedExecutionException loopStopped) {
+            if (stopped != null) {
+                stopped.accept(value, error);
+            }
         }
     }
 
@@ -604,17 +621,20 @@ public final class EventLoop implements Executor, AutoCloseable {
 
         private final EventLoop loop;
         private final java.util.function.BiConsumer<? super @Nullable T, ? super @Nullable Throwable> then;
+        private final java.util.function.@Nullable BiConsumer<? super @Nullable T, ? super @Nullable Throwable> stopped;
         private volatile int called;
 
-        Adoption(EventLoop loop, java.util.function.BiConsumer<? super @Nullable T, ? super @Nullable Throwable> then) {
+        Adoption(EventLoop loop, java.util.function.BiConsumer<? super @Nullable T, ? super @Nullable Throwable> then,
+                java.util.function.@Nullable BiConsumer<? super @Nullable T, ? super @Nullable Throwable> stopped) {
             this.loop = loop;
             this.then = then;
+            this.stopped = stopped;
         }
 
         @Override
         public void accept(@Nullable T value, @Nullable Throwable error) {
             if (CALLED.compareAndSet(this, 0, 1)) {
-                loop.onLoop(then, value, error);
+                loop.onLoop(then, stopped, value, error);
             }
         }
     }

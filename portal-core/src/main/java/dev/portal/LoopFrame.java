@@ -5,8 +5,8 @@ import io.micrometer.context.ContextSnapshot;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What the loop thread writes on every callback: the running task and scope, the tick count the
- * blocked-loop watchdog samples, the time the current turn began, and the lag of the last timer. They live in an object of
+ * What the loop thread writes on every callback: the running task and scope, the nesting depth of
+ * promise completions and their trampoline, the tick count the blocked-loop watchdog samples, the time the current turn began, and the lag of the last timer. They live in an object of
  * their own, padded with a cache line on either side, so that these writes never invalidate the
  * line of a field that other threads read to submit work (the loop's thread, state and queue),
  * nor the line of a neighbouring object.
@@ -51,4 +51,20 @@ abstract class LoopFrameFields extends LoopFramePadding {
     ContextSnapshot.@Nullable Scope contextRestore;
     /** Set while a callback that may keep its task's context applied has not entered a task yet. */
     boolean mayKeepContext;
+    /** How many promise completions are nested on the loop's stack now (see LoopPromise#completeInContext). */
+    int completionDepth;
+    /** Completions queued past the nesting limit, drained by the outermost completion. */
+    LoopPromise.@Nullable Deferred deferredHead;
+    LoopPromise.@Nullable Deferred deferredTail;
+
+    /** Queues a completion on the trampoline. Loop thread only. */
+    final void defer(LoopPromise.Deferred d) {
+        LoopPromise.Deferred tail = deferredTail;
+        if (tail == null) {
+            deferredHead = d;
+        } else {
+            tail.next = d;
+        }
+        deferredTail = d;
+    }
 }

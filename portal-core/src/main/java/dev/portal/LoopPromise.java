@@ -28,7 +28,9 @@ import org.jspecify.annotations.Nullable;
  * itself: the action and its result stage are one 32-byte object on a lock-free stack, instead of
  * the result stage plus a completion node that {@code CompletableFuture} allocates (64 bytes). The
  * stack is run once, in registration order, right after the promise completes by any of the
- * completing methods, all of which are overridden here to do so.
+ * completing methods, all of which are overridden here to do so. Completions nested deeper than
+ * {@link #MAX_NESTED_COMPLETIONS} on the loop thread wait on a trampoline and run before the
+ * outermost completion returns (see {@link #completeInContext}), so no depth overflows the stack.
  */
 class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
 
@@ -36,6 +38,11 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
     static final int RESOLVING = 1;
     static final int CANCELLED = 2;
     static final int DONE = 3;
+    /**
+     * How many completions may nest on the loop thread's stack before the next one is queued on
+     * the trampoline (see {@link #completeInContext}). Each level takes a dozen or so frames.
+     */
+    static final int MAX_NESTED_COMPLETIONS = 32;
 
     private static final VarHandle PHASE;
     private static final VarHandle LISTENERS;
@@ -230,23 +237,114 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
         return true;
     }
 
+    /**
+     * Completes on the loop thread in the promise's task and scope (without a context elsewhere).
+     *
+     * <p>Completions nest: a continuation of this promise may complete the next one (a cancel
+     * scope's result when its body's stage completes, a task's result, an await), whose
+     * continuation completes the next, and so on for as deep as async code nests. Past
+     * {@link #MAX_NESTED_COMPLETIONS} levels on the loop's stack the completion is queued on the
+     * frame's trampoline instead, which the outermost completion drains before it returns: any
+     * depth of nesting runs in bounded stack, still within the same callback, and nothing is
+     * dropped. The common, shallow case costs an increment and a decrement of a loop-only field.
+     */
     final void completeInContext(@Nullable T value, @Nullable Throwable error) {
         EventLoop l = loop;
         if (!l.inEventLoop()) {
             completeNow(value, error);
             return;
         }
-        if (l.enterKeepingContext(task, scope)) {
-            completeNow(value, error); // the callback ends here; the loop resets its task and scope
+        LoopFrame f = l.frame;
+        int depth = f.completionDepth;
+        if (depth >= MAX_NESTED_COMPLETIONS) {
+            f.defer(new Deferred(this, value, error));
             return;
         }
+        f.completionDepth = depth + 1;
+        try {
+            completeEntered(l, value, error);
+        } finally {
+            f.completionDepth = depth;
+            if (depth == 0 && f.deferredHead != null) {
+                drainDeferred(l);
+            }
+        }
+    }
+
+    private void completeEntered(EventLoop l, @Nullable T value, @Nullable Throwable error) {
         LoopTask prevTask = l.frame.currentTask;
         CancelScope prevScope = l.frame.currentScope;
-        ContextSnapshot.Scope threadLocals = l.enter(task, scope);
+        ContextSnapshot.Scope threadLocals;
+        try {
+            if (l.enterKeepingContext(task, scope)) {
+                completeNow(value, error); // the callback ends here; the loop resets its task and scope
+                return;
+            }
+            threadLocals = l.enter(task, scope);
+        } catch (Throwable t) {
+            // The task's context could not be applied (a context accessor threw): the outcome cannot
+            // be delivered where it belongs, so the promise fails with why, instead of never completing.
+            if (isDone()) {
+                throw t;
+            }
+            l.frame.currentTask = prevTask;
+            l.frame.currentScope = prevScope;
+            if (error != null && error != t) {
+                t.addSuppressed(error);
+            }
+            completeNow(null, t);
+            return;
+        }
         try {
             completeNow(value, error);
         } finally {
             l.leave(task, threadLocals, prevTask, prevScope);
+        }
+    }
+
+    /**
+     * Runs the completions queued past the nesting limit, oldest first, each as the outermost one
+     * (those it nests queue behind it). A failure of one is reported to the loop's uncaught
+     * handler and the rest still run. Loop thread only.
+     */
+    private static void drainDeferred(EventLoop l) {
+        LoopFrame f = l.frame;
+        f.completionDepth = 1;
+        try {
+            Deferred d;
+            while ((d = f.deferredHead) != null) {
+                f.deferredHead = d.next;
+                if (d.next == null) {
+                    f.deferredTail = null;
+                }
+                d.next = null;
+                try {
+                    d.complete(l);
+                } catch (Throwable t) {
+                    l.reportUncaught(t);
+                }
+            }
+        } finally {
+            f.completionDepth = 0;
+        }
+    }
+
+    /** A completion waiting on the loop frame's trampoline; made only past the nesting limit. */
+    static final class Deferred {
+        private final LoopPromise<Object> promise;
+        private final @Nullable Object value;
+        private final @Nullable Throwable error;
+        @Nullable Deferred next;
+
+        @SuppressWarnings("unchecked")
+        Deferred(LoopPromise<?> promise, @Nullable Object value, @Nullable Throwable error) {
+            this.promise = (LoopPromise<Object>) promise;
+            this.value = value;
+            this.error = error;
+        }
+
+        void complete(EventLoop l) {
+            promise.completeEntered(l, value, error);
         }
     }
 
@@ -441,7 +539,13 @@ class LoopPromise<T> extends LoopStage<T> implements Runnable, LoopRejectable {
         while (ordered != null) {
             WhenComplete<T> later = ordered.next;
             ordered.next = null;
-            ordered.settled(value, failure);
+            try {
+                ordered.settled(value, failure);
+            } catch (Throwable t) {
+                // settled() fails its own stage with the action's exception; what escapes it (an
+                // Error completing that stage) must not cost the listeners after it their turn.
+                loop.reportUncaught(t);
+            }
             ordered = later;
         }
     }

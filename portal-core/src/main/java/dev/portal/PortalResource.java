@@ -128,6 +128,11 @@ public final class PortalResource<T> implements AutoCloseable {
                         .thenApply(b -> b != null && b);
                 exit.whenComplete((suppress, exitError) -> out.settle(suppress, exitError));
             });
+        }, (v, enterError) -> {
+            // The loop stopped before the enter's outcome could reach it: the resource never opened.
+            entered.completeExceptionally(new IllegalStateException("AsyncResource.enter completed after event loop "
+                    + loop.name() + " had stopped; the resource was not opened", enterError));
+            out.settleWithoutContext(null, enterError);
         });
         return out;
     }

@@ -65,7 +65,14 @@ public final class TaskGroup {
             LoopPromise<Object> done = LoopPromise.here(loop);
             group.done = done;
             CompletionStage<T> stage = EventLoop.callSafely(() -> body.run(group));
-            loop.adopt(stage, "the body of TaskGroup.open", group::bodyFinished);
+            // A failure in here goes to the loop: nobody waits on the adoption.
+            loop.adopt(stage, "the body of TaskGroup.open", (v, e) -> {
+                try {
+                    group.bodyFinished(v, e);
+                } catch (Throwable t) {
+                    loop.reportUncaught(t);
+                }
+            }, null);
             return done;
         });
     }
@@ -107,7 +114,11 @@ public final class TaskGroup {
         loop.executeLocal(() -> {
             LoopPromise<T> result = loop.spawn(task, scope, fn, loop.frame.currentTask, scope);
             result.whenComplete((v, e) -> {
-                taskFinished(e);
+                try {
+                    taskFinished(e);
+                } catch (Throwable t) {
+                    loop.reportUncaught(t); // the stage whenComplete returns is dropped
+                }
                 handle.settle(v, e);
             });
         });
