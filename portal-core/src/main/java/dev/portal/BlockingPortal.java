@@ -678,7 +678,7 @@ public final class BlockingPortal implements AutoCloseable {
      */
     <T> CompletableFuture<T> spawn(PortalMethod method, @Nullable String name, AsyncCallable<T> fn) {
         PortalFuture<T> future = PortalFuture.create(this, method, name, fn, ContextHolder.currentLocals(),
-                loop.threadContext.capture());
+                loop.threadContext.captureOnThisThread());
         try {
             loop.execute(future);
         } catch (RejectedExecutionException stopped) {

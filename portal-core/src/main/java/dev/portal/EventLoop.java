@@ -458,7 +458,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     ContextSnapshot.@Nullable Scope enter(@Nullable LoopTask task, CancelScope scope) {
         ContextSnapshot.Scope threadLocals = null;
         if (task != frame.currentTask && task != null) {
-            threadLocals = ThreadContext.apply(task.threadLocals);
+            threadLocals = threadContext.apply(task.threadLocals, lastCapture);
         }
         frame.currentTask = task;
         frame.currentScope = scope;
@@ -470,7 +470,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             CancelScope prevScope) {
         if (threadLocals != null && task != null) {
             // Keep what the callback put in the MDC (or other ThreadLocals) for the task's next callback.
-            task.threadLocals = threadContext.capture();
+            task.threadLocals = captureContext();
         }
         frame.currentTask = prevTask;
         frame.currentScope = prevScope;
@@ -696,7 +696,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         LoopPromise<T> result;
         try {
             blockedProbe.register();
-            LoopTask mainTask = new LoopTask("main", callerLocals, threadContext.capture());
+            LoopTask mainTask = new LoopTask("main", callerLocals, threadContext.captureOnThisThread());
             frame.turnNanos = System.nanoTime();
             result = spawn(mainTask, rootScope, main, null, rootScope);
             Thread.interrupted(); // main's first callback ran outside runCallback: clear as it would
@@ -959,11 +959,19 @@ public final class EventLoop implements Executor, AutoCloseable {
         f.contextRestore = null;
         if (kept != null && restore != null) {
             // Keep what the task's callbacks put in the MDC (or other ThreadLocals) for its next one.
-            kept.threadLocals = captureContext();
+            ContextSnapshot back = captureContext();
+            kept.threadLocals = back;
+            if (task != null && back != null && task.threadLocals == back) {
+                // The next task carries the very same context (tasks started by one caller with one
+                // MDC share its capture): leave it applied, with the same way back to the thread's own.
+                f.contextRestore = restore;
+                f.contextTask = task;
+                return;
+            }
             ThreadContext.restore(restore);
         }
         if (task != null) {
-            f.contextRestore = ThreadContext.apply(task.threadLocals);
+            f.contextRestore = threadContext.apply(task.threadLocals, lastCapture);
             f.contextTask = task;
         }
     }

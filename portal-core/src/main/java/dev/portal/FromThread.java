@@ -142,7 +142,7 @@ public final class FromThread {
     private static <T> @Nullable T hop(Job<?> job, String name, AsyncCallable<T> fn) throws Exception {
         EventLoop loop = job.loop;
         Locals locals = job.locals;
-        ContextSnapshot threadLocals = loop.threadContext.capture();
+        ContextSnapshot threadLocals = loop.threadContext.captureOnThisThread();
         CompletableFuture<T> outcome = new CompletableFuture<>();
         CancelScope callScope = CancelScope.create();
         try {

@@ -159,4 +159,31 @@ class ContextReuseTest {
             assertThat(seen.get(200)).isEqualTo("t-1/null");
         }
     }
+
+    @RepeatedTest(10)
+    void tasksStartedByOneCallerShareItsCaptureAndNoneSeesWhatAnotherChanged() throws Exception {
+        try (BlockingPortal portal = BlockingPortal.start()) {
+            MDC.put("traceId", "t-9");
+            MDC.put("userId", "u-9");
+            List<java.util.concurrent.Future<String>> tasks = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                int n = i;
+                tasks.add(portal.startTaskSoon(() -> {
+                    String before = MDC.get("traceId") + "/" + MDC.get("userId") + "/" + MDC.get("leak");
+                    if (n % 2 == 1) {
+                        MDC.put("leak", "task " + n); // kept for this task's later callbacks only
+                        MDC.remove("userId");
+                    }
+                    return Async.checkpoint().thenApply(v -> before + " then " + MDC.get("traceId") + "/"
+                            + MDC.get("userId") + "/" + MDC.get("leak"));
+                }));
+            }
+            for (int i = 0; i < 200; i++) {
+                String seen = tasks.get(i).get(10, TimeUnit.SECONDS);
+                String after = i % 2 == 1 ? "t-9/null/task " + i : "t-9/u-9/null";
+                assertThat(seen).as("task %d", i).isEqualTo("t-9/u-9/null then " + after);
+            }
+            assertThat(MDC.get("leak")).as("the caller's own MDC").isNull();
+        }
+    }
 }

@@ -172,6 +172,40 @@ public final class ThreadContext {
         return snapshot;
     }
 
+    /** Each thread's last capture, for the threads that call into a loop (portal callers, workers). */
+    private static final ThreadLocal<Captured> THIS_THREAD = ThreadLocal.withInitial(Captured::new);
+
+    /**
+     * As {@link #capture(Captured)} with the calling thread's own record: a thread that makes many
+     * portal calls (or starts many tasks) with one MDC captures it once. The record holds the last
+     * snapshot for as long as the thread lives. Any thread.
+     */
+    public @Nullable ContextSnapshot captureOnThisThread() {
+        if (registry != null && this != DEFAULT && registry.getThreadLocalAccessors().isEmpty()) {
+            return null; // nothing to capture: not even the ThreadLocal lookup
+        }
+        return capture(THIS_THREAD.get());
+    }
+
+    /**
+     * Applies a snapshot, as {@link #apply(ContextSnapshot)}, and records in {@code last} that the
+     * thread's values are now {@code snapshot}'s, so that a capture made before they change hands
+     * back that same snapshot instead of a copy. The thread that owns {@code last} only.
+     */
+    public ContextSnapshot.@Nullable Scope apply(@Nullable ContextSnapshot snapshot, Captured last) {
+        if (snapshot == null) {
+            return null;
+        }
+        ContextSnapshot.Scope scope = snapshot.setThreadLocals();
+        List<ThreadLocalAccessor<?>> accessors = identifiable();
+        if (accessors != null) {
+            last.accessors = accessors;
+            last.ids = identities(accessors);
+            last.snapshot = snapshot;
+        }
+        return scope;
+    }
+
     /**
      * The context a pooled thread has applied and keeps between the jobs it runs: one thread only
      * (a worker's). See {@link #enter}.
