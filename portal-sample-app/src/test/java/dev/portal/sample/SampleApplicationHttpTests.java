@@ -253,7 +253,7 @@ class SampleApplicationHttpTests {
     // ---- request ids ---------------------------------------------------------------------------
 
     private static final Pattern WORKER_LINE = Pattern.compile(
-            "\\[(portal-loop-worker-\\d+)\\s*\\] \\[(c\\d+-r\\d+)\\s*\\] .*loading customer (\\d+)");
+            "\\[(portal-loop-worker-\\d+) \\[customers\\.find\\]\\s*\\] \\[(c\\d+-r\\d+)\\s*\\] .*loading customer (\\d+)");
     private static final Pattern LOOP_LINE = Pattern.compile(
             "\\[portal-loop\\s*\\] \\[(c\\d+-r\\d+)\\s*\\] .*finding customer (\\d+)");
 
@@ -293,7 +293,8 @@ class SampleApplicationHttpTests {
                     loopLines++;
                 }
             }
-            assertThat(workerLines).as("worker log lines with a request id").isGreaterThanOrEqualTo(48);
+            assertThat(workerLines).as("worker log lines with a request id, among: %s", output.getOut().lines()
+                    .filter(line -> line.contains("loading customer")).limit(3).toList()).isGreaterThanOrEqualTo(48);
             assertThat(loopLines).as("loop log lines with a request id").isGreaterThanOrEqualTo(48);
         });
     }
