@@ -110,7 +110,7 @@ class BenchmarksTest {
             PacedBenchmark b = new PacedBenchmark();
             PacedBenchmark.Pacer pacer = new PacedBenchmark.Pacer();
             pacer.periodMicros = 1000;
-            pacer.start();
+            pacer.start(false);
             long started = System.nanoTime();
             for (int i = 0; i < 10; i++) {
                 pacer.awaitTick();
@@ -129,7 +129,7 @@ class BenchmarksTest {
     void pacerSkipsTicksItHasMissedInsteadOfCatchingUp() throws Exception {
         PacedBenchmark.Pacer pacer = new PacedBenchmark.Pacer();
         pacer.periodMicros = 200;
-        pacer.start();
+        pacer.start(false);
         // Late by at least 25 ticks: the next wait must not be followed by a burst of back-to-back ticks.
         java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
         pacer.awaitTick();
@@ -142,8 +142,24 @@ class BenchmarksTest {
 
         PacedBenchmark.Pacer bad = new PacedBenchmark.Pacer();
         bad.periodMicros = 0;
-        assertThatThrownBy(bad::start).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> bad.start(false)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("periodMicros must be > 0 (was 0)");
+    }
+
+    @Test
+    void warmUpIterationsPaceAtTheShorterWarmUpPeriod() {
+        PacedBenchmark.Pacer pacer = new PacedBenchmark.Pacer();
+        pacer.periodMicros = 1000;
+        pacer.start(true);
+        assertThat(pacer.periodNanos()).isEqualTo(TimeUnit.MICROSECONDS.toNanos(100));
+        assertThat(pacer.unpacedPerPaced()).isEqualTo(1);
+        pacer.start(false);
+        assertThat(pacer.periodNanos()).isEqualTo(TimeUnit.MILLISECONDS.toNanos(1));
+        assertThat(pacer.unpacedPerPaced()).isZero();
+        // A period shorter than the warm-up one is kept in the warm-up too.
+        pacer.periodMicros = 50;
+        pacer.start(true);
+        assertThat(pacer.periodNanos()).isEqualTo(TimeUnit.MICROSECONDS.toNanos(50));
     }
 
     @Test
