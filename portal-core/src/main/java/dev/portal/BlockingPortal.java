@@ -694,6 +694,7 @@ public final class BlockingPortal implements AutoCloseable {
 
     private <T> void startOnLoop(PortalFuture<T> future) {
         if (finishedOnLoop) {
+            loop.frame.mayKeepContext = false; // no task to enter: the future's dependents run in the loop's own context
             PortalFuture.Observed<T> observed = future.observed();
             future.completeExceptionally(rejectedCall(observed != null ? observed.method : null,
                     new IllegalStateException("This portal is not running: it stopped before the task could start")));

@@ -516,12 +516,21 @@ public final class EventLoop implements Executor, AutoCloseable {
         addLive(task);
         LoopTask prevTask = frame.currentTask;
         CancelScope prevScope = frame.currentScope;
-        ContextSnapshot.Scope threadLocals = enter(task, scope);
+        // A portal task started by its own callback keeps its context applied after its first step,
+        // as a completion does: tasks one caller starts in a row carry one capture, and the loop
+        // then applies it once for all of them, not once per task (see enterKeepingContext).
+        boolean kept = enterKeepingContext(task, scope);
+        ContextSnapshot.Scope threadLocals = kept ? null : enter(task, scope);
         CompletionStage<T> stage;
         try {
             stage = callSafely(fn);
         } finally {
-            leave(task, threadLocals, prevTask, prevScope);
+            if (kept) {
+                frame.currentTask = prevTask;
+                frame.currentScope = prevScope;
+            } else {
+                leave(task, threadLocals, prevTask, prevScope);
+            }
         }
         if (isDoneNormally(stage)) {
             liveTasks.remove(task);
@@ -904,10 +913,11 @@ public final class EventLoop implements Executor, AutoCloseable {
     private void runCallback(Runnable r) {
         TICKS.setOpaque(frame, (long) TICKS.getOpaque(frame) + 1);
         LoopFrame f = frame;
-        // A deferred completion enters its promise's task before any other code runs, so it may
-        // keep that task's context applied (enterKeepingContext); any other callback starts
-        // from the thread's own context.
-        boolean completion = r instanceof LoopPromise;
+        // A deferred completion enters its promise's task before any other code runs, and a portal
+        // call's callback starts its task before any other code runs, so either may keep that
+        // task's context applied (enterKeepingContext); any other callback starts from the
+        // thread's own context.
+        boolean completion = r instanceof LoopPromise || r instanceof BlockingPortal.PortalFuture;
         if (!completion && f.contextTask != null) {
             switchContext(null);
         }

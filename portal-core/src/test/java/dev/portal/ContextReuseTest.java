@@ -37,12 +37,22 @@ class ContextReuseTest {
 
     /** A tenant accessor that counts how often Portal sets and clears it. */
     private static final class Counted implements ThreadLocalAccessor<String> {
-        /** Counts on Portal's worker threads only (the loop applies its tasks' context too). */
+        /** Counts on Portal's worker threads only (the loop applies its tasks' context too), or on one named thread. */
         final AtomicInteger sets = new AtomicInteger();
         final AtomicInteger clears = new AtomicInteger();
+        private final String thread;
 
-        private static boolean onWorker() {
-            return Thread.currentThread().getName().contains("-worker-");
+        Counted() {
+            this(null);
+        }
+
+        Counted(String thread) {
+            this.thread = thread;
+        }
+
+        private boolean onWorker() {
+            String name = Thread.currentThread().getName();
+            return thread == null ? name.contains("-worker-") : name.equals(thread);
         }
 
         @Override
@@ -184,6 +194,70 @@ class ContextReuseTest {
                 assertThat(seen).as("task %d", i).isEqualTo("t-9/u-9/null then " + after);
             }
             assertThat(MDC.get("leak")).as("the caller's own MDC").isNull();
+        }
+    }
+
+    @RepeatedTest(5)
+    void tasksOneCallerStartsInARowApplyItsContextOnceOnTheLoop() throws Exception {
+        Counted accessor = new Counted("reuse-loop");
+        ContextRegistry registry = new ContextRegistry().registerThreadLocalAccessor(accessor);
+        try (EventLoop loop = EventLoop.builder().name("reuse-loop").contextRegistry(registry).start();
+                BlockingPortal portal = BlockingPortal.openOn(loop)) {
+            CountDownLatch release = new CountDownLatch(1);
+            loop.execute(() -> awaitQuietly(release)); // the tasks queue up behind it, to run in a row
+            TENANT.set("acme");
+            List<CompletableFuture<String>> tasks = new ArrayList<>();
+            for (int i = 0; i < 300; i++) {
+                int n = i;
+                tasks.add(portal.startTaskSoon(() -> {
+                    String seen = TENANT.get();
+                    if (n % 3 == 1) {
+                        TENANT.set("changed by task " + n); // must not reach the next task
+                    }
+                    return CompletableFuture.completedFuture(seen);
+                }));
+            }
+            TENANT.remove();
+            release.countDown();
+            for (int i = 0; i < 300; i++) {
+                assertThat(tasks.get(i).get(10, TimeUnit.SECONDS)).as("task %d", i).isEqualTo("acme");
+            }
+            // Applied for the first task and again after each task that changed it (100 of them):
+            // never once per task, as a fresh apply for each would do (300).
+            assertThat(accessor.sets.get()).as("applies on the loop").isEqualTo(101);
+            // A callback that is not a task's sees the loop thread's own context.
+            CompletableFuture<String> plain = new CompletableFuture<>();
+            loop.execute(() -> plain.complete(String.valueOf(TENANT.get())));
+            assertThat(plain.get(10, TimeUnit.SECONDS)).isEqualTo("null");
+        }
+    }
+
+    @RepeatedTest(5)
+    void tasksWithAnUnchangedContextInARowApplyItOnceOnTheLoop() throws Exception {
+        Counted accessor = new Counted("reuse-loop");
+        ContextRegistry registry = new ContextRegistry().registerThreadLocalAccessor(accessor);
+        try (EventLoop loop = EventLoop.builder().name("reuse-loop").contextRegistry(registry).start();
+                BlockingPortal portal = BlockingPortal.openOn(loop)) {
+            CountDownLatch release = new CountDownLatch(1);
+            loop.execute(() -> awaitQuietly(release));
+            TENANT.set("acme");
+            List<CompletableFuture<String>> tasks = new ArrayList<>();
+            for (int i = 0; i < 300; i++) {
+                tasks.add(portal.startTaskSoon(() -> CompletableFuture.completedFuture(TENANT.get())));
+            }
+            TENANT.remove();
+            release.countDown();
+            CompletableFuture.allOf(tasks.toArray(new CompletableFuture<?>[0])).get(10, TimeUnit.SECONDS);
+            assertThat(tasks).allSatisfy(t -> assertThat(t.join()).isEqualTo("acme"));
+            assertThat(accessor.sets.get()).as("applies on the loop").isEqualTo(1);
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            assertThat(latch.await(10, TimeUnit.SECONDS)).isTrue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }
