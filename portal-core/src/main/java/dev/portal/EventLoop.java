@@ -154,6 +154,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     /** Whether portal callers spin for their results; shared by them all (see {@link AdaptiveSpin}). */
     final AdaptiveSpin callerSpin;
     final long callerMaxSpinNanos;
+    /** Whether the loop unparks each waiter of a turn itself ({@link Builder#fairWakeups}). */
+    final boolean fairWakeups;
     final OffloadCounters offloads = new OffloadCounters();
     /** The listeners; each reporting point reads them once and does nothing more when there are none. */
     final LoopListeners listeners;
@@ -216,6 +218,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         this.loopSpinNanos = config.loopSpinNanos;
         this.callerSpinNanos = config.callerSpinNanos;
         this.callerMaxSpinNanos = config.callerMaxSpinNanos;
+        this.fairWakeups = config.fairWakeups;
         this.spinForResults = new AdaptiveSpin(config.loopSpinNanos);
         this.spinForCalls = new AdaptiveSpin(config.loopSpinNanos);
         this.callerSpin = new AdaptiveSpin(config.callerSpinNanos);
@@ -406,7 +409,11 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     /** Wakes the threads that {@link #wake} put off. Loop thread only. */
     private void wakeWaiters() {
-        Wakeup.wakeAll(wakeAfterTurn);
+        if (fairWakeups) {
+            Wakeup.wakeEach(wakeAfterTurn);
+        } else {
+            Wakeup.wakeAll(wakeAfterTurn);
+        }
         wakeAfterTurn.clear();
     }
 
@@ -1654,6 +1661,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         private long workerSpinNanos;
         private long callerSpinNanos;
         private long callerMaxSpinNanos;
+        private boolean fairWakeups;
         private Duration workerIdleTimeout = Duration.ofSeconds(10);
         private boolean virtualWorkers;
         private @Nullable String workerNamePrefix;
@@ -1673,10 +1681,28 @@ public final class EventLoop implements Executor, AutoCloseable {
             workerSpinNanos = spinProperty("portal.worker.spinNanos", 2_000L, MAX_SPIN);
             callerSpinNanos = spinProperty("portal.caller.spinNanos", 3_000L, MAX_SPIN);
             callerMaxSpinNanos = spinProperty("portal.caller.maxSpinNanos", 1_000_000L, MAX_CALLER_SPIN);
+            fairWakeups = booleanProperty("portal.loop.fairWakeups");
         }
 
         private Builder(Builder from) {
             // copy(): the settings were validated when they were set
+        }
+
+        /** Reads a switch's default from a system property, which must be {@code true} or {@code false} if set. */
+        static boolean booleanProperty(String property) {
+            String value = System.getProperty(property);
+            if (value == null) {
+                return false;
+            }
+            String v = value.trim();
+            if (v.equalsIgnoreCase("true")) {
+                return true;
+            }
+            if (v.equalsIgnoreCase("false")) {
+                return false;
+            }
+            throw new IllegalArgumentException("system property " + property + " must be true or false (was \""
+                    + value + "\")");
         }
 
         /** Reads a spin default from a system property, which must be a whole number of nanoseconds in range. */
@@ -1718,6 +1744,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             b.workerSpinNanos = workerSpinNanos;
             b.callerSpinNanos = callerSpinNanos;
             b.callerMaxSpinNanos = callerMaxSpinNanos;
+            b.fairWakeups = fairWakeups;
             b.workerIdleTimeout = workerIdleTimeout;
             b.virtualWorkers = virtualWorkers;
             b.workerNamePrefix = workerNamePrefix;
@@ -1830,6 +1857,23 @@ public final class EventLoop implements Executor, AutoCloseable {
          */
         public Builder callerMaxSpin(Duration spin) {
             this.callerMaxSpinNanos = requireSpin(spin, "callerMaxSpin", MAX_CALLER_SPIN);
+            return this;
+        }
+
+        /**
+         * Whether the loop unparks every thread blocked on a portal call it answered itself, at the
+         * end of each turn (default false, or the system property {@code portal.loop.fairWakeups}).
+         * By default the loop unparks the first of a turn's waiters and each woken thread wakes two
+         * more (see {@code docs/design.md}, "Callers wake one another"): the loop pays one {@code unpark} per
+         * turn, and with many callers on few cores the calls per second are higher, but a waiter deep
+         * in that tree waits for its ancestors to be scheduled, which lengthens the slowest calls when
+         * the callers outnumber the cores. Fair wake-ups make every answered caller runnable at once:
+         * measured with 64 callers on two cores, the 99.9th percentile of a call fell from 10-12 ms to
+         * 6-7 ms, the JDK executor's figure in the same runs, and the calls per second fell to the
+         * JDK's too (about 130 k/s against 200 to 300 k/s).
+         */
+        public Builder fairWakeups(boolean fair) {
+            this.fairWakeups = fair;
             return this;
         }
 

@@ -321,6 +321,61 @@ class EventLoopSettingsTest {
     }
 
     @Test
+    void fairWakeupsAreOffByDefaultAndTheirSystemPropertyMustBeTrueOrFalse() {
+        String property = "portal.loop.fairWakeups";
+        String before = System.getProperty(property);
+        try {
+            System.clearProperty(property);
+            try (EventLoop loop = EventLoop.builder().start()) {
+                assertThat(loop.fairWakeups).isFalse();
+            }
+            System.setProperty(property, " TRUE ");
+            try (EventLoop loop = EventLoop.builder().start()) {
+                assertThat(loop.fairWakeups).isTrue();
+            }
+            try (EventLoop loop = EventLoop.builder().fairWakeups(false).start()) {
+                assertThat(loop.fairWakeups).as("the builder's setting wins over the property").isFalse();
+            }
+            System.setProperty(property, "yes");
+            assertThatThrownBy(EventLoop::builder).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("system property portal.loop.fairWakeups must be true or false (was \"yes\")");
+        } finally {
+            if (before == null) {
+                System.clearProperty(property);
+            } else {
+                System.setProperty(property, before);
+            }
+        }
+    }
+
+    @Test
+    void aLoopWithFairWakeupsAnswersEveryCallOfManyCallers() throws Exception {
+        try (EventLoop loop = EventLoop.builder().fairWakeups(true).start();
+                BlockingPortal portal = BlockingPortal.openOn(loop)) {
+            int threads = 16;
+            int calls = 500;
+            List<CompletableFuture<Long>> sums = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                sums.add(CompletableFuture.supplyAsync(() -> {
+                    long sum = 0;
+                    for (int i = 0; i < calls; i++) {
+                        int value = i;
+                        try {
+                            sum += portal.call(() -> ToThread.runSync(() -> value));
+                        } catch (Exception e) {
+                            throw new IllegalStateException(e);
+                        }
+                    }
+                    return sum;
+                }, runnable -> new Thread(runnable, "fair-caller").start()));
+            }
+            for (CompletableFuture<Long> sum : sums) {
+                assertThat(sum.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo((long) (calls - 1) * calls / 2);
+            }
+        }
+    }
+
+    @Test
     void aLoopWithEverySpinOffStillAnswersEveryCall() throws Exception {
         try (EventLoop loop = EventLoop.builder().loopSpin(Duration.ZERO).workerSpin(Duration.ZERO)
                 .callerSpin(Duration.ZERO).callerMaxSpin(Duration.ZERO).start();

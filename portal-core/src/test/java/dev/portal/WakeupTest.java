@@ -164,4 +164,24 @@ class WakeupTest {
         joinAll(waiters);
         assertThat(w.stateAtLeave).isEqualTo(Wakeup.HANDED);
     }
+
+    @Test
+    void fairWakeupsHandEveryWaiterItsWakeUpFromTheLoopItselfAndSkipThoseThatLeft() throws Exception {
+        for (int n : new int[] {1, 2, 7, 64}) {
+            List<Waiter> waiters = startWaiters(n);
+            Waiter gone = waiters.get(n - 1);
+            gone.leaveOnItsOwn();
+            gone.thread.join(WAIT.toMillis());
+            for (Waiter w : waiters) {
+                w.done.set(true);
+            }
+            Wakeup.wakeEach(turnOf(waiters));
+            // Handed before wakeEach returned, not later by another waiter: nobody waits on a tree.
+            for (Waiter w : waiters) {
+                assertThat(w.wakeup.state()).as("%s", w.thread.getName())
+                        .isEqualTo(w == gone ? Wakeup.LEFT : Wakeup.HANDED);
+            }
+            joinAll(waiters);
+        }
+    }
 }
