@@ -312,11 +312,7 @@ class EventLoopSettingsTest {
             System.setProperty(property, "0");
             EventLoop.builder();
         } finally {
-            if (before == null) {
-                System.clearProperty(property);
-            } else {
-                System.setProperty(property, before);
-            }
+            restoreProperty(property, before);
         }
     }
 
@@ -340,11 +336,15 @@ class EventLoopSettingsTest {
             assertThatThrownBy(EventLoop::builder).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("system property portal.loop.fairWakeups must be true or false (was \"yes\")");
         } finally {
-            if (before == null) {
-                System.clearProperty(property);
-            } else {
-                System.setProperty(property, before);
-            }
+            restoreProperty(property, before);
+        }
+    }
+
+    private static void restoreProperty(String property, String before) {
+        if (before == null) {
+            System.clearProperty(property);
+        } else {
+            System.setProperty(property, before);
         }
     }
 
