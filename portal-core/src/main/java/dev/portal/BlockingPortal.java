@@ -694,7 +694,7 @@ public final class BlockingPortal implements AutoCloseable {
 
     private <T> void startOnLoop(PortalFuture<T> future) {
         if (finishedOnLoop) {
-            loop.frame.mayKeepContext = false; // no task to enter: the future's dependents run in the loop's own context
+            loop.ownContext(); // no task to enter: the listeners and the future's dependents run in the loop's own context
             PortalFuture.Observed<T> observed = future.observed();
             future.completeExceptionally(rejectedCall(observed != null ? observed.method : null,
                     new IllegalStateException("This portal is not running: it stopped before the task could start")));
@@ -707,6 +707,7 @@ public final class BlockingPortal implements AutoCloseable {
         // is the scope's exit, so no stage sits between them.
         CancelScope taskScope = CancelScope.create();
         if (future.isCancelled()) {
+            loop.ownContext(); // entering a cancelled scope reports it to the listeners, before the task's context
             taskScope.cancel();
         }
         taskScope.enter(loop, scope, false);

@@ -967,6 +967,19 @@ public final class EventLoop implements Executor, AutoCloseable {
         return true;
     }
 
+    /**
+     * Gives the loop thread its own context back if a task's is kept applied, and lets the current
+     * callback keep none: for a portal call's callback that runs other code (a listener, the
+     * future's dependents) before, or instead of, entering its task. Loop thread only.
+     */
+    void ownContext() {
+        LoopFrame f = frame;
+        f.mayKeepContext = false;
+        if (f.contextTask != null) {
+            switchContext(null);
+        }
+    }
+
     /** Makes {@code task}'s context the one kept applied (null: the thread's own). Loop thread only. */
     private void switchContext(@Nullable LoopTask task) {
         LoopFrame f = frame;

@@ -248,6 +248,36 @@ class ContextReuseTest {
         }
     }
 
+    @RepeatedTest(5)
+    void aCancelledTaskAfterOneThatKeptItsContextIsReportedInTheLoopsOwnContext() throws Exception {
+        List<String> seenByListener = new java.util.concurrent.CopyOnWriteArrayList<>();
+        EventLoopListener listener = new EventLoopListener() {
+            @Override
+            public void onCancellation(CancellationEvent event) {
+                seenByListener.add(String.valueOf(TENANT.get()));
+            }
+        };
+        ContextRegistry registry = new ContextRegistry().registerThreadLocalAccessor(new Counted());
+        try (EventLoop loop = EventLoop.builder().contextRegistry(registry).listener(listener).start();
+                BlockingPortal portal = BlockingPortal.openOn(loop)) {
+            CountDownLatch release = new CountDownLatch(1);
+            loop.execute(() -> awaitQuietly(release));
+            TENANT.set("acme");
+            CompletableFuture<String> first = portal.startTaskSoon(() -> CompletableFuture.completedFuture(TENANT.get()));
+            TENANT.set("globex");
+            CompletableFuture<String> cancelled = portal.startTaskSoon(
+                    () -> CompletableFuture.completedFuture(TENANT.get()));
+            assertThat(cancelled.cancel(true)).isTrue(); // before the loop starts it
+            TENANT.remove();
+            release.countDown();
+            assertThat(first.get(10, TimeUnit.SECONDS)).isEqualTo("acme");
+            // The cancelled task's scope reports its cancellation as the task starts, right after the
+            // first task, whose context the loop kept applied: the listener must not see it.
+            await().atMost(Duration.ofSeconds(10)).until(() -> !seenByListener.isEmpty());
+            assertThat(seenByListener).containsOnly("null");
+        }
+    }
+
     private static void awaitQuietly(CountDownLatch latch) {
         try {
             assertThat(latch.await(10, TimeUnit.SECONDS)).isTrue();
