@@ -138,13 +138,32 @@ public final class ThreadContext {
     }
 
     /**
-     * The last capture one thread made, kept to be handed out again while the thread's values stay
-     * the same objects. One thread only (the loop's).
+     * The last capture one thread made (or the snapshot it last applied), kept to be handed out
+     * again while the thread's values stay the same objects. One thread only: a loop's, a portal
+     * caller's (see {@link #captureOnThisThread}), or a worker's (inside {@link Kept}).
      */
     public static final class Captured {
         private @Nullable List<ThreadLocalAccessor<?>> accessors;
         private Object @Nullable [] ids;
         private @Nullable ContextSnapshot snapshot;
+
+        /** Records that the thread's values of {@code accessors}, as they are now, are {@code snapshot}'s. */
+        private void remember(List<ThreadLocalAccessor<?>> accessors, @Nullable ContextSnapshot snapshot) {
+            this.accessors = accessors;
+            this.ids = identities(accessors);
+            this.snapshot = snapshot;
+        }
+
+        /** Whether the thread's values of {@code accessors} are still the very objects remembered. */
+        private boolean unchanged(List<ThreadLocalAccessor<?>> accessors) {
+            return this.accessors == accessors && sameValues(accessors, ids);
+        }
+
+        private void forget() {
+            accessors = null;
+            ids = null;
+            snapshot = null;
+        }
     }
 
     /**
@@ -161,14 +180,11 @@ public final class ThreadContext {
         if (accessors.isEmpty()) {
             return null;
         }
-        if (last.accessors == accessors && sameValues(accessors, last.ids)) {
+        if (last.unchanged(accessors)) {
             return last.snapshot;
         }
-        Object[] ids = identities(accessors);
         ContextSnapshot snapshot = factory.captureAll();
-        last.accessors = accessors;
-        last.ids = ids;
-        last.snapshot = snapshot;
+        last.remember(accessors, snapshot);
         return snapshot;
     }
 
@@ -199,9 +215,7 @@ public final class ThreadContext {
         ContextSnapshot.Scope scope = snapshot.setThreadLocals();
         List<ThreadLocalAccessor<?>> accessors = identifiable();
         if (accessors != null) {
-            last.accessors = accessors;
-            last.ids = identities(accessors);
-            last.snapshot = snapshot;
+            last.remember(accessors, snapshot);
         }
         return scope;
     }
@@ -211,10 +225,9 @@ public final class ThreadContext {
      * (a worker's). See {@link #enter}.
      */
     public static final class Kept {
-        private @Nullable ContextSnapshot snapshot;
+        /** The snapshot applied, and the values' identities if they can be recognised. */
+        private final Captured applied = new Captured();
         private ContextSnapshot.@Nullable Scope scope;
-        private @Nullable List<ThreadLocalAccessor<?>> accessors;
-        private Object @Nullable [] ids;
     }
 
     /**
@@ -226,28 +239,27 @@ public final class ThreadContext {
      * exits, {@link #leave}. The thread that owns {@code kept} only.
      */
     public void enter(Kept kept, @Nullable ContextSnapshot snapshot) {
-        if (snapshot != null && kept.snapshot == snapshot) {
-            List<ThreadLocalAccessor<?>> accessors = kept.accessors;
-            if (accessors != null && accessors == identifiable() && sameValues(accessors, kept.ids)) {
-                return;
-            }
-        }
-        leave(kept);
         if (snapshot == null) {
+            leave(kept);
             return;
         }
-        kept.scope = snapshot.setThreadLocals();
-        kept.snapshot = snapshot;
+        Captured applied = kept.applied;
         List<ThreadLocalAccessor<?>> accessors = identifiable();
+        if (applied.snapshot == snapshot && accessors != null && applied.unchanged(accessors)) {
+            return;
+        }
+        leave(kept);
+        kept.scope = snapshot.setThreadLocals();
         if (accessors != null) {
-            kept.accessors = accessors;
-            kept.ids = identities(accessors);
+            applied.remember(accessors, snapshot);
+        } else {
+            applied.snapshot = snapshot;
         }
     }
 
     /** After a job: keeps its context applied if the next job can recognise it, else restores now. */
     public static void afterJob(Kept kept) {
-        if (kept.accessors == null) {
+        if (kept.applied.accessors == null) {
             leave(kept);
         }
     }
@@ -256,9 +268,7 @@ public final class ThreadContext {
     public static void leave(Kept kept) {
         ContextSnapshot.Scope scope = kept.scope;
         kept.scope = null;
-        kept.snapshot = null;
-        kept.accessors = null;
-        kept.ids = null;
+        kept.applied.forget();
         if (scope != null) {
             scope.close();
         }
