@@ -74,15 +74,12 @@ final class Wakeup implements BiConsumer<Object, Throwable> {
 
     /**
      * Wakes every waiter of {@code turn} directly, in order, with no tree: each is made runnable by
-     * the loop itself ({@link EventLoop.Builder#fairWakeups}). A waiter that left on its own is
-     * skipped. The loop thread only.
+     * the loop itself ({@link EventLoop.Builder#fairWakeups}). The waiters are not linked, so a
+     * waiter that left on its own has no children to pass on to and is skipped. The loop thread only.
      */
     static void wakeEach(List<Wakeup> turn) {
         for (int i = 0, n = turn.size(); i < n; i++) {
-            Wakeup w = turn.get(i);
-            if (STATE.compareAndSet(w, WAITING, HANDED)) {
-                LockSupport.unpark(w.thread);
-            }
+            handTo(turn.get(i));
         }
     }
 
