@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -164,16 +165,7 @@ class StageCancelTest {
     void cancellingARunningInterruptCallInterruptsItsWorker() throws Exception {
         CountDownLatch started = new CountDownLatch(1);
         CountDownLatch interrupted = new CountDownLatch(1);
-        CompletableFuture<String> stage = offload(() -> {
-            started.countDown();
-            try {
-                Thread.sleep(WAIT.toMillis());
-                return "slept in full";
-            } catch (InterruptedException e) {
-                interrupted.countDown();
-                throw e;
-            }
-        }, RunSyncOptions.defaults().withCancelMode(CancelMode.INTERRUPT).withName("interrupt"));
+        CompletableFuture<String> stage = offload(sleepUntilInterrupted(started, interrupted), RunSyncOptions.defaults().withCancelMode(CancelMode.INTERRUPT).withName("interrupt"));
         assertThat(started.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
 
         boolean[] seen = portal.callSync(() -> new boolean[] {stage.cancel(true), stage.isCancelled()});
@@ -408,14 +400,9 @@ class StageCancelTest {
         assertThat(ran.get()).isZero();
     }
 
-    // ---------------------------------------------------------------------------------------------
-    // Portal futures and FromThread
-
-    @Test
-    void cancellingAPortalFutureCancelsItsTaskAndInterruptsItsInterruptOffload() throws Exception {
-        CountDownLatch started = new CountDownLatch(1);
-        CountDownLatch interrupted = new CountDownLatch(1);
-        CompletableFuture<String> future = portal.startTaskSoon(() -> ToThread.runSync(() -> {
+    /** A function that signals {@code started}, then sleeps until interrupted, signalling {@code interrupted}. */
+    private static Callable<String> sleepUntilInterrupted(CountDownLatch started, CountDownLatch interrupted) {
+        return () -> {
             started.countDown();
             try {
                 Thread.sleep(WAIT.toMillis());
@@ -424,7 +411,17 @@ class StageCancelTest {
                 interrupted.countDown();
                 throw e;
             }
-        }, CancelMode.INTERRUPT));
+        };
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Portal futures and FromThread
+
+    @Test
+    void cancellingAPortalFutureCancelsItsTaskAndInterruptsItsInterruptOffload() throws Exception {
+        CountDownLatch started = new CountDownLatch(1);
+        CountDownLatch interrupted = new CountDownLatch(1);
+        CompletableFuture<String> future = portal.startTaskSoon(() -> ToThread.runSync(sleepUntilInterrupted(started, interrupted), CancelMode.INTERRUPT));
         assertThat(started.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
 
         assertThat(future.cancel(true)).isTrue();
