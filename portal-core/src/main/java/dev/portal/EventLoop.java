@@ -134,7 +134,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     /** What ThreadLocal context (MDC, ...) this loop's hops capture and apply. */
     final ThreadContext threadContext;
     /** Settings read on hot paths, copied out of {@link #config}. */
-    private final long loopSpinNanos;
+    final long loopSpinNanos;
     final long callerSpinNanos;
     /**
      * Whether the idle loop spins before it parks, learnt apart for two kinds of wait, which differ
@@ -1690,11 +1690,32 @@ public final class EventLoop implements Executor, AutoCloseable {
          *         something other than a number of nanoseconds in its allowed range
          */
         private Builder() {
-            loopSpinNanos = spinProperty("portal.loop.spinNanos", 20_000L, MAX_SPIN);
-            workerSpinNanos = spinProperty("portal.worker.spinNanos", 2_000L, MAX_SPIN);
-            callerSpinNanos = spinProperty("portal.caller.spinNanos", 3_000L, MAX_SPIN);
+            this(Runtime.getRuntime().availableProcessors());
+        }
+
+        /**
+         * A builder whose spin defaults suit {@code processors} available processors: the usual
+         * spins with two or more, none with one (see {@link #defaultSpin}).
+         */
+        Builder(int processors) {
+            loopSpinNanos = spinProperty("portal.loop.spinNanos", defaultSpin(20_000L, processors), MAX_SPIN);
+            workerSpinNanos = spinProperty("portal.worker.spinNanos", defaultSpin(2_000L, processors), MAX_SPIN);
+            callerSpinNanos = spinProperty("portal.caller.spinNanos", defaultSpin(3_000L, processors), MAX_SPIN);
             callerMaxSpinNanos = spinProperty("portal.caller.maxSpinNanos", 1_000_000L, MAX_CALLER_SPIN);
             fairWakeups = booleanProperty("portal.loop.fairWakeups");
+        }
+
+        /**
+         * A spin's default: {@code nanos} with two or more processors available, 0 (off) with one. A
+         * spinning thread waits for another thread to hand it something; with one processor that
+         * other thread cannot run while the spinner holds it, so every spin runs out (or is cut
+         * short by preemption, which the adaptive spin would take for a success) and only delays
+         * the thread it waits for. The JDK's own synchronizers spin only on multiprocessors for the
+         * same reason. {@code Runtime.availableProcessors()} counts what the JVM may use: a
+         * container's CPU limit, a {@code taskset} affinity or {@code -XX:ActiveProcessorCount}.
+         */
+        static long defaultSpin(long nanos, int processors) {
+            return processors > 1 ? nanos : 0L;
         }
 
         private Builder(Builder from) {
@@ -1836,9 +1857,10 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
 
         /**
-         * How long an idle loop spins for new work before it parks (default 20 µs, or the system
-         * property {@code portal.loop.spinNanos}; from 0, which turns spinning off, to 1 ms). A result
-         * or portal call arriving within the spin costs no wake-up; an idle loop never spins longer.
+         * How long an idle loop spins for new work before it parks (default 20 µs, 0 when the JVM has
+         * one processor available, or the system property {@code portal.loop.spinNanos}; from 0,
+         * which turns spinning off, to 1 ms). A result or portal call arriving within the spin costs
+         * no wake-up; an idle loop never spins longer.
          */
         public Builder loopSpin(Duration spin) {
             this.loopSpinNanos = requireSpin(spin, "loopSpin", MAX_SPIN);
@@ -1847,7 +1869,7 @@ public final class EventLoop implements Executor, AutoCloseable {
 
         /**
          * How long a worker that finished a call spins for the next one before it parks (default 2 µs,
-         * or {@code portal.worker.spinNanos}; 0 to 1 ms).
+         * 0 with one processor, or {@code portal.worker.spinNanos}; 0 to 1 ms).
          */
         public Builder workerSpin(Duration spin) {
             this.workerSpinNanos = requireSpin(spin, "workerSpin", MAX_SPIN);
@@ -1857,7 +1879,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         /**
          * How long a thread blocked in a {@link BlockingPortal} call spins for its result before it
          * parks, renewed while the loop is still working through calls queued before it (default 3 µs,
-         * or {@code portal.caller.spinNanos}; 0 to 1 ms).
+         * 0 with one processor, or {@code portal.caller.spinNanos}; 0 to 1 ms).
          */
         public Builder callerSpin(Duration spin) {
             this.callerSpinNanos = requireSpin(spin, "callerSpin", MAX_SPIN);

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -313,6 +316,104 @@ class EventLoopSettingsTest {
             EventLoop.builder();
         } finally {
             restoreProperty(property, before);
+        }
+    }
+
+    private static final List<String> SPIN_PROPERTIES = List.of("portal.loop.spinNanos", "portal.worker.spinNanos",
+            "portal.caller.spinNanos");
+
+    @Test
+    void withOneProcessorNothingSpinsByDefaultAndWithTwoTheUsualSpinsApply() throws Exception {
+        withSpinPropertiesCleared(() -> {
+            try (EventLoop one = new EventLoop.Builder(1).start(); EventLoop two = new EventLoop.Builder(2).start()) {
+                assertThat(new long[] {one.loopSpinNanos, one.workers.spinNanos(), one.callerSpinNanos,
+                        one.callerSpin.maxSpinNanos()}).containsOnly(0L);
+                assertThat(new long[] {two.loopSpinNanos, two.workers.spinNanos(), two.callerSpinNanos})
+                        .containsExactly(20_000L, 2_000L, 3_000L);
+                // With no spin anywhere, calls are still answered: every wait parks and is woken.
+                BlockingPortal portal = BlockingPortal.openOn(one);
+                for (int i = 0; i < 200; i++) {
+                    int x = i;
+                    assertThat(portal.call(() -> ToThread.runSync(() -> x + 1))).isEqualTo(x + 1);
+                }
+            }
+        });
+    }
+
+    @Test
+    void aSpinSetOnTheBuilderOrBySystemPropertyIsKeptWithOneProcessor() throws Exception {
+        withSpinPropertiesCleared(() -> {
+            try (EventLoop set = new EventLoop.Builder(1).loopSpin(Duration.ofNanos(5_000))
+                    .workerSpin(Duration.ofNanos(6_000)).callerSpin(Duration.ofNanos(7_000)).start()) {
+                assertThat(new long[] {set.loopSpinNanos, set.workers.spinNanos(), set.callerSpinNanos})
+                        .containsExactly(5_000L, 6_000L, 7_000L);
+            }
+            System.setProperty("portal.loop.spinNanos", "8000");
+            System.setProperty("portal.worker.spinNanos", "9000");
+            System.setProperty("portal.caller.spinNanos", "10000");
+            try (EventLoop property = new EventLoop.Builder(1).start()) {
+                assertThat(new long[] {property.loopSpinNanos, property.workers.spinNanos(), property.callerSpinNanos})
+                        .containsExactly(8_000L, 9_000L, 10_000L);
+            }
+        });
+    }
+
+    /**
+     * The processors counted are the JVM's: a JVM limited to one ({@code -XX:ActiveProcessorCount=1},
+     * as a container's CPU limit of one does) builds loops that do not spin.
+     */
+    @Test
+    void aJvmWithOneProcessorBuildsLoopsThatDoNotSpin() throws Exception {
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:ActiveProcessorCount=1", "-cp", System.getProperty("java.class.path"),
+                OneProcessorSpins.class.getName()).redirectErrorStream(true).start();
+        String out;
+        try (InputStream in = p.getInputStream()) {
+            out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } finally {
+            if (!p.waitFor(60, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        }
+        assertThat(p.exitValue()).as(out).isZero();
+        assertThat(out).contains("processors=1 loopSpin=0 workerSpin=0 callerSpin=0 answered=100");
+    }
+
+    /** Run in a JVM limited to one processor by {@link #aJvmWithOneProcessorBuildsLoopsThatDoNotSpin}. */
+    static final class OneProcessorSpins {
+        public static void main(String[] args) throws Exception {
+            SPIN_PROPERTIES.forEach(System::clearProperty);
+            try (EventLoop loop = EventLoop.builder().start()) {
+                BlockingPortal portal = BlockingPortal.openOn(loop);
+                int answered = 0;
+                for (int i = 0; i < 100; i++) {
+                    int x = i;
+                    if (portal.call(() -> ToThread.runSync(() -> x * 2)) == x * 2) {
+                        answered++;
+                    }
+                }
+                System.out.println("processors=" + Runtime.getRuntime().availableProcessors() + " loopSpin="
+                        + loop.loopSpinNanos + " workerSpin=" + loop.workers.spinNanos() + " callerSpin="
+                        + loop.callerSpinNanos + " answered=" + answered);
+            }
+        }
+    }
+
+    /** A test body that may throw. */
+    private interface Body {
+        void run() throws Exception;
+    }
+
+    private static void withSpinPropertiesCleared(Body body) throws Exception {
+        List<String> before = new ArrayList<>();
+        SPIN_PROPERTIES.forEach(p -> before.add(System.getProperty(p)));
+        try {
+            SPIN_PROPERTIES.forEach(System::clearProperty);
+            body.run();
+        } finally {
+            for (int i = 0; i < SPIN_PROPERTIES.size(); i++) {
+                restoreProperty(SPIN_PROPERTIES.get(i), before.get(i));
+            }
         }
     }
 

@@ -420,6 +420,11 @@ public final class WorkerPool {
         return exiting;
     }
 
+    /** How long a worker that finished a job spins for the next before it parks; 0 when it never spins. */
+    public long spinNanos() {
+        return spinNanos;
+    }
+
     public int liveThreads() {
         return live.size();
     }
