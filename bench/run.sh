@@ -9,12 +9,20 @@
 #   bench/run.sh --quick        smoke run (1 fork, short iterations), about 5 minutes on a quiet machine; writes
 #                               portal-benchmarks/target/bench-quick/
 #   bench/run.sh [--quick] REGEX ...   only the JMH benchmarks matching REGEX (no publishing)
+#   bench/run.sh --one-cpu [--quick] [REGEX ...]
+#                               the same on one processor (taskset -c 0, so every JVM sees one); writes
+#                               portal-benchmarks/target/bench-one-cpu/ (no publishing)
 #
 # Needs a JDK 17+ and Maven; nothing else (the chart is drawn by a Java class, not Python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=full
+one_cpu=false
+if [[ "${1:-}" == "--one-cpu" ]]; then
+  one_cpu=true
+  shift
+fi
 if [[ "${1:-}" == "--quick" ]]; then
   mode=quick
   shift
@@ -39,6 +47,15 @@ fi
 if [[ $# -gt 0 && $mode == full ]]; then
   out=portal-benchmarks/target/bench-partial
 fi
+# On one processor: every JVM (JMH's forks inherit the affinity) sees availableProcessors() == 1, as in
+# a container limited to one CPU.
+pin=()
+if [[ $one_cpu == true ]]; then
+  command -v taskset >/dev/null || { echo "--one-cpu needs taskset (util-linux)" >&2; exit 2; }
+  pin=(taskset -c 0)
+  publish=false
+  out=portal-benchmarks/target/bench-one-cpu
+fi
 patterns=("$@")
 if [[ ${#patterns[@]} -eq 0 ]]; then
   patterns=('dev\.portal\.bench\.jmh\..*')
@@ -59,13 +76,13 @@ jvm_args="-Xms1g -Xmx1g -XX:+UseG1GC -XX:+AlwaysPreTouch"
 # $out/jmh.json without them.
 raw=portal-benchmarks/target/jmh-raw.json
 echo "== JMH ($mode) -> $raw"
-java -cp "$cp" org.openjdk.jmh.Main "${jmh_opts[@]}" -foe true -jvmArgs "$jvm_args" \
+${pin[@]+"${pin[@]}"} java -cp "$cp" org.openjdk.jmh.Main "${jmh_opts[@]}" -foe true -jvmArgs "$jvm_args" \
   -prof dev.portal.bench.jmh.CpuPerOpProfiler -rf json -rff "$raw" "${patterns[@]}" | tee "$out/jmh.log"
 
 echo "== heap per queued offload ($queued queued) -> $out/footprint.tsv"
 : > "$out/footprint.tsv"
 for c in jdk portal portal-nomdc vertx reactor; do
-  java -XX:+UseSerialGC -Xms1g -Xmx1g -cp "$cp" dev.portal.bench.footprint.QueuedOffloadFootprint \
+  ${pin[@]+"${pin[@]}"} java -XX:+UseSerialGC -Xms1g -Xmx1g -cp "$cp" dev.portal.bench.footprint.QueuedOffloadFootprint \
     --contenders "$c" --queued "$queued" | tee -a "$out/footprint.tsv"
 done
 
@@ -74,7 +91,11 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo 2>/dev/null || true)
 machine="$(nproc) cores${cpu:+ ($cpu)}, ${mem:-? GiB} RAM, $(uname -sr)"
 command="bench/run.sh"
-[[ $mode == quick ]] && command="bench/run.sh --quick"
+if [[ $one_cpu == true ]]; then
+  machine="1 of $machine (taskset -c 0)"
+  command="$command --one-cpu"
+fi
+[[ $mode == quick ]] && command="$command --quick"
 report=(--jmh "$raw" --compact-jmh "$out/jmh.json" --footprint "$out/footprint.tsv" --svg "$out/benchmarks.svg"
   --markdown "$out/results.md" --machine "$machine" --command "$command")
 if [[ $publish == true ]]; then
