@@ -1694,15 +1694,16 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
 
         /**
-         * A builder whose spin defaults suit {@code processors} available processors: the usual
-         * spins with two or more, none with one (see {@link #defaultSpin}).
+         * A builder whose defaults suit {@code processors} available processors: with two or more the
+         * usual spins and callers waking one another, with one no spins (see {@link #defaultSpin})
+         * and fair wake-ups (see {@link #fairWakeups}).
          */
         Builder(int processors) {
             loopSpinNanos = spinProperty("portal.loop.spinNanos", defaultSpin(20_000L, processors), MAX_SPIN);
             workerSpinNanos = spinProperty("portal.worker.spinNanos", defaultSpin(2_000L, processors), MAX_SPIN);
             callerSpinNanos = spinProperty("portal.caller.spinNanos", defaultSpin(3_000L, processors), MAX_SPIN);
             callerMaxSpinNanos = spinProperty("portal.caller.maxSpinNanos", 1_000_000L, MAX_CALLER_SPIN);
-            fairWakeups = booleanProperty("portal.loop.fairWakeups");
+            fairWakeups = booleanProperty("portal.loop.fairWakeups", processors == 1);
         }
 
         /**
@@ -1722,11 +1723,14 @@ public final class EventLoop implements Executor, AutoCloseable {
             // copy(): the settings were validated when they were set
         }
 
-        /** Reads a switch's default from a system property, which must be {@code true} or {@code false} if set. */
-        static boolean booleanProperty(String property) {
+        /**
+         * Reads a switch's default from a system property, which must be {@code true} or {@code false}
+         * if set; {@code otherwise} if it is not.
+         */
+        static boolean booleanProperty(String property, boolean otherwise) {
             String value = System.getProperty(property);
             if (value == null) {
-                return false;
+                return otherwise;
             }
             String v = value.trim();
             if (v.equalsIgnoreCase("true")) {
@@ -1897,7 +1901,8 @@ public final class EventLoop implements Executor, AutoCloseable {
 
         /**
          * Whether the loop unparks every thread blocked on a portal call it answered itself, at the
-         * end of each turn (default false, or the system property {@code portal.loop.fairWakeups}).
+         * end of each turn (default false with two or more processors, true with one, or the system
+         * property {@code portal.loop.fairWakeups}).
          * By default the loop unparks the first of a turn's waiters and each woken thread wakes two
          * more (see {@code docs/design.md}, "Callers wake one another"): the loop pays one {@code unpark} per
          * turn, and with many callers on few cores the calls per second are higher, but a waiter deep
@@ -1905,7 +1910,10 @@ public final class EventLoop implements Executor, AutoCloseable {
          * the callers outnumber the cores. Fair wake-ups make every answered caller runnable at once:
          * measured with 64 callers on two cores, the 99.9th percentile of a call fell from 10-12 ms to
          * 6-7 ms, the JDK executor's figure in the same runs, and the calls per second fell to the
-         * JDK's too (about 130 k/s against 200 to 300 k/s).
+         * JDK's too (about 130 k/s against 200 to 300 k/s). With one processor the tree has no other
+         * core to spread the {@code unpark}s over, and a woken caller must be scheduled before the
+         * ones below it can be: 8 callers pinned to one processor made 43 k calls/s with the tree and
+         * 111 k/s with fair wake-ups, the default there.
          */
         public Builder fairWakeups(boolean fair) {
             this.fairWakeups = fair;

@@ -319,17 +319,20 @@ class EventLoopSettingsTest {
         }
     }
 
-    private static final List<String> SPIN_PROPERTIES = List.of("portal.loop.spinNanos", "portal.worker.spinNanos",
-            "portal.caller.spinNanos");
+    /** The properties whose defaults depend on the processors available. */
+    private static final List<String> PROCESSOR_PROPERTIES = List.of("portal.loop.spinNanos",
+            "portal.worker.spinNanos", "portal.caller.spinNanos", "portal.loop.fairWakeups");
 
     @Test
-    void withOneProcessorNothingSpinsByDefaultAndWithTwoTheUsualSpinsApply() throws Exception {
-        withSpinPropertiesCleared(() -> {
+    void withOneProcessorNothingSpinsAndWakeupsAreFairByDefaultAndWithTwoTheUsualDefaultsApply() throws Exception {
+        withProcessorPropertiesCleared(() -> {
             try (EventLoop one = new EventLoop.Builder(1).start(); EventLoop two = new EventLoop.Builder(2).start()) {
                 assertThat(new long[] {one.loopSpinNanos, one.workers.spinNanos(), one.callerSpinNanos,
                         one.callerSpin.maxSpinNanos()}).containsOnly(0L);
+                assertThat(one.fairWakeups).isTrue();
                 assertThat(new long[] {two.loopSpinNanos, two.workers.spinNanos(), two.callerSpinNanos})
                         .containsExactly(20_000L, 2_000L, 3_000L);
+                assertThat(two.fairWakeups).isFalse();
                 // With no spin anywhere, calls are still answered: every wait parks and is woken.
                 BlockingPortal portal = BlockingPortal.openOn(one);
                 for (int i = 0; i < 200; i++) {
@@ -341,8 +344,8 @@ class EventLoopSettingsTest {
     }
 
     @Test
-    void aSpinSetOnTheBuilderOrBySystemPropertyIsKeptWithOneProcessor() throws Exception {
-        withSpinPropertiesCleared(() -> {
+    void aSettingMadeOnTheBuilderOrBySystemPropertyIsKeptWithOneProcessor() throws Exception {
+        withProcessorPropertiesCleared(() -> {
             try (EventLoop set = new EventLoop.Builder(1).loopSpin(Duration.ofNanos(5_000))
                     .workerSpin(Duration.ofNanos(6_000)).callerSpin(Duration.ofNanos(7_000)).start()) {
                 assertThat(new long[] {set.loopSpinNanos, set.workers.spinNanos(), set.callerSpinNanos})
@@ -351,19 +354,24 @@ class EventLoopSettingsTest {
             System.setProperty("portal.loop.spinNanos", "8000");
             System.setProperty("portal.worker.spinNanos", "9000");
             System.setProperty("portal.caller.spinNanos", "10000");
+            System.setProperty("portal.loop.fairWakeups", "false");
             try (EventLoop property = new EventLoop.Builder(1).start()) {
                 assertThat(new long[] {property.loopSpinNanos, property.workers.spinNanos(), property.callerSpinNanos})
                         .containsExactly(8_000L, 9_000L, 10_000L);
+                assertThat(property.fairWakeups).isFalse();
+            }
+            try (EventLoop set = new EventLoop.Builder(1).fairWakeups(false).start()) {
+                assertThat(set.fairWakeups).isFalse();
             }
         });
     }
 
     /**
      * The processors counted are the JVM's: a JVM limited to one ({@code -XX:ActiveProcessorCount=1},
-     * as a container's CPU limit of one does) builds loops that do not spin.
+     * as a container's CPU limit of one does) builds loops that do not spin and wake callers fairly.
      */
     @Test
-    void aJvmWithOneProcessorBuildsLoopsThatDoNotSpin() throws Exception {
+    void aJvmWithOneProcessorBuildsLoopsThatDoNotSpinAndWakeFairly() throws Exception {
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:ActiveProcessorCount=1", "-cp", System.getProperty("java.class.path"),
                 OneProcessorSpins.class.getName()).redirectErrorStream(true).start();
@@ -376,13 +384,13 @@ class EventLoopSettingsTest {
             }
         }
         assertThat(p.exitValue()).as(out).isZero();
-        assertThat(out).contains("processors=1 loopSpin=0 workerSpin=0 callerSpin=0 answered=100");
+        assertThat(out).contains("processors=1 loopSpin=0 workerSpin=0 callerSpin=0 fairWakeups=true answered=100");
     }
 
-    /** Run in a JVM limited to one processor by {@link #aJvmWithOneProcessorBuildsLoopsThatDoNotSpin}. */
+    /** Run in a JVM limited to one processor by {@link #aJvmWithOneProcessorBuildsLoopsThatDoNotSpinAndWakeFairly}. */
     static final class OneProcessorSpins {
         public static void main(String[] args) throws Exception {
-            SPIN_PROPERTIES.forEach(System::clearProperty);
+            PROCESSOR_PROPERTIES.forEach(System::clearProperty);
             try (EventLoop loop = EventLoop.builder().start()) {
                 BlockingPortal portal = BlockingPortal.openOn(loop);
                 int answered = 0;
@@ -394,7 +402,7 @@ class EventLoopSettingsTest {
                 }
                 System.out.println("processors=" + Runtime.getRuntime().availableProcessors() + " loopSpin="
                         + loop.loopSpinNanos + " workerSpin=" + loop.workers.spinNanos() + " callerSpin="
-                        + loop.callerSpinNanos + " answered=" + answered);
+                        + loop.callerSpinNanos + " fairWakeups=" + loop.fairWakeups + " answered=" + answered);
             }
         }
     }
@@ -404,30 +412,30 @@ class EventLoopSettingsTest {
         void run() throws Exception;
     }
 
-    private static void withSpinPropertiesCleared(Body body) throws Exception {
+    private static void withProcessorPropertiesCleared(Body body) throws Exception {
         List<String> before = new ArrayList<>();
-        SPIN_PROPERTIES.forEach(p -> before.add(System.getProperty(p)));
+        PROCESSOR_PROPERTIES.forEach(p -> before.add(System.getProperty(p)));
         try {
-            SPIN_PROPERTIES.forEach(System::clearProperty);
+            PROCESSOR_PROPERTIES.forEach(System::clearProperty);
             body.run();
         } finally {
-            for (int i = 0; i < SPIN_PROPERTIES.size(); i++) {
-                restoreProperty(SPIN_PROPERTIES.get(i), before.get(i));
+            for (int i = 0; i < PROCESSOR_PROPERTIES.size(); i++) {
+                restoreProperty(PROCESSOR_PROPERTIES.get(i), before.get(i));
             }
         }
     }
 
     @Test
-    void fairWakeupsAreOffByDefaultAndTheirSystemPropertyMustBeTrueOrFalse() {
+    void fairWakeupsAreOffByDefaultWithTwoProcessorsAndTheirSystemPropertyMustBeTrueOrFalse() {
         String property = "portal.loop.fairWakeups";
         String before = System.getProperty(property);
         try {
             System.clearProperty(property);
-            try (EventLoop loop = EventLoop.builder().start()) {
+            try (EventLoop loop = new EventLoop.Builder(2).start()) {
                 assertThat(loop.fairWakeups).isFalse();
             }
             System.setProperty(property, " TRUE ");
-            try (EventLoop loop = EventLoop.builder().start()) {
+            try (EventLoop loop = new EventLoop.Builder(2).start()) {
                 assertThat(loop.fairWakeups).isTrue();
             }
             try (EventLoop loop = EventLoop.builder().fairWakeups(false).start()) {
