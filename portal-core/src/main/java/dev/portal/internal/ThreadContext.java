@@ -225,7 +225,7 @@ public final class ThreadContext {
      * (a worker's). See {@link #enter}.
      */
     public static final class Kept {
-        /** The snapshot applied, and the values' identities if they can be recognised. */
+        /** The snapshot applied and its values' identities, if they can be recognised; empty otherwise. */
         private final Captured applied = new Captured();
         private ContextSnapshot.@Nullable Scope scope;
     }
@@ -252,8 +252,6 @@ public final class ThreadContext {
         kept.scope = snapshot.setThreadLocals();
         if (accessors != null) {
             applied.remember(accessors, snapshot);
-        } else {
-            applied.snapshot = snapshot;
         }
     }
 
