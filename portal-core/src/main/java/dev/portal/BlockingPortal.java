@@ -694,7 +694,8 @@ public final class BlockingPortal implements AutoCloseable {
 
     private <T> void startOnLoop(PortalFuture<T> future) {
         if (finishedOnLoop) {
-            loop.ownContext(); // no task to enter: the listeners and the future's dependents run in the loop's own context
+            // No task to enter: the listeners and the future's dependents run in the loop's own context.
+            loop.ownContext();
             PortalFuture.Observed<T> observed = future.observed();
             future.completeExceptionally(rejectedCall(observed != null ? observed.method : null,
                     new IllegalStateException("This portal is not running: it stopped before the task could start")));

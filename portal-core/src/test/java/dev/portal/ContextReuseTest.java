@@ -263,7 +263,8 @@ class ContextReuseTest {
             CountDownLatch release = new CountDownLatch(1);
             loop.execute(() -> awaitQuietly(release));
             TENANT.set("acme");
-            CompletableFuture<String> first = portal.startTaskSoon(() -> CompletableFuture.completedFuture(TENANT.get()));
+            CompletableFuture<String> first = portal.startTaskSoon(
+                    () -> CompletableFuture.completedFuture(TENANT.get()));
             TENANT.set("globex");
             CompletableFuture<String> cancelled = portal.startTaskSoon(
                     () -> CompletableFuture.completedFuture(TENANT.get()));

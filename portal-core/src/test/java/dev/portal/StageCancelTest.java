@@ -165,7 +165,8 @@ class StageCancelTest {
     void cancellingARunningInterruptCallInterruptsItsWorker() throws Exception {
         CountDownLatch started = new CountDownLatch(1);
         CountDownLatch interrupted = new CountDownLatch(1);
-        CompletableFuture<String> stage = offload(sleepUntilInterrupted(started, interrupted), RunSyncOptions.defaults().withCancelMode(CancelMode.INTERRUPT).withName("interrupt"));
+        CompletableFuture<String> stage = offload(sleepUntilInterrupted(started, interrupted),
+                RunSyncOptions.defaults().withCancelMode(CancelMode.INTERRUPT).withName("interrupt"));
         assertThat(started.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
 
         boolean[] seen = portal.callSync(() -> new boolean[] {stage.cancel(true), stage.isCancelled()});
@@ -421,7 +422,8 @@ class StageCancelTest {
     void cancellingAPortalFutureCancelsItsTaskAndInterruptsItsInterruptOffload() throws Exception {
         CountDownLatch started = new CountDownLatch(1);
         CountDownLatch interrupted = new CountDownLatch(1);
-        CompletableFuture<String> future = portal.startTaskSoon(() -> ToThread.runSync(sleepUntilInterrupted(started, interrupted), CancelMode.INTERRUPT));
+        CompletableFuture<String> future = portal.startTaskSoon(
+                () -> ToThread.runSync(sleepUntilInterrupted(started, interrupted), CancelMode.INTERRUPT));
         assertThat(started.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
 
         assertThat(future.cancel(true)).isTrue();
