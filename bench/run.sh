@@ -4,7 +4,7 @@
 # benchmark, in 3 forks each; then writes the results tables (median of the forks, with their range),
 # the target verdicts and an SVG chart (see docs/performance.md).
 #
-#   bench/run.sh                full run, about 25-30 minutes on 2 cores; publishes docs/performance.md
+#   bench/run.sh                full run, about 40 minutes on 2 cores; publishes docs/performance.md
 #                               and portal-benchmarks/results/
 #   bench/run.sh --quick        smoke run (1 fork, short iterations), about 5 minutes on a quiet machine; writes
 #                               portal-benchmarks/target/bench-quick/
@@ -34,10 +34,12 @@ if [[ $mode == quick ]]; then
   queued=20000
 else
   out=portal-benchmarks/results
-  # 3 forks (the report publishes the median of the forks' means and their range), each 2 x 1 s
-  # warm-up and 3 x 1 s measurement: 72 benchmark-contender pairs, about 7-8 s per fork (JVM start and
-  # pre-touching the 1 GiB heap included).
-  jmh_opts=(-f 3 -wi 2 -w 1s -i 3 -r 1s)
+  # 3 forks (the report publishes the median of the forks' means and their range), each 5 x 1 s
+  # warm-up and 3 x 1 s measurement: 72 benchmark-contender pairs, about 10-11 s per fork (JVM start and
+  # pre-touching the 1 GiB heap included). Five warm-up seconds, not two: with 64 callers on two cores
+  # the JIT still compiled Portal's code for 0.3 to 1.8 s in each of the first measured seconds after
+  # two (`-prof comp`); the report lists every figure measured while the JIT compiled.
+  jmh_opts=(-f 3 -wi 5 -w 1s -i 3 -r 1s)
   queued=100000
 fi
 publish=true
@@ -54,8 +56,8 @@ if [[ $one_cpu == true ]]; then
   command -v taskset >/dev/null || { echo "--one-cpu needs taskset (util-linux)" >&2; exit 2; }
   pin=(taskset -c 0)
   # The JIT compiles on the benchmark's one core: with the MDC on, `-prof comp` still counted 1.1 s of
-  # compilation in the first measured second of 8 callers after 2 s of warm-up; after 5 s, 7 to 48 ms.
-  [[ $mode == full ]] && jmh_opts=(-f 3 -wi 5 -w 1s -i 3 -r 1s)
+  # compilation in the first measured second of 8 callers after 2 s of warm-up; after 5 s (the full
+  # run's warm-up), 7 to 48 ms.
   publish=false
   out=portal-benchmarks/target/bench-one-cpu
 fi
@@ -80,7 +82,7 @@ jvm_args="-Xms1g -Xmx1g -XX:+UseG1GC -XX:+AlwaysPreTouch"
 raw=portal-benchmarks/target/jmh-raw.json
 echo "== JMH ($mode) -> $raw"
 ${pin[@]+"${pin[@]}"} java -cp "$cp" org.openjdk.jmh.Main "${jmh_opts[@]}" -foe true -jvmArgs "$jvm_args" \
-  -prof dev.portal.bench.jmh.CpuPerOpProfiler -rf json -rff "$raw" "${patterns[@]}" | tee "$out/jmh.log"
+  -prof dev.portal.bench.jmh.CpuPerOpProfiler -prof comp -rf json -rff "$raw" "${patterns[@]}" | tee "$out/jmh.log"
 
 echo "== heap per queued offload ($queued queued) -> $out/footprint.tsv"
 : > "$out/footprint.tsv"

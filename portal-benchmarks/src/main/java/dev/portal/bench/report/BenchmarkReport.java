@@ -51,6 +51,13 @@ public final class BenchmarkReport {
     static final List<String> PEERS = List.of("jdk", "vertx", "reactor");
     /** The secondary result of the CPU profiler. */
     static final String CPU = "cpu.per.op";
+    /** The secondary result of JMH's {@code -prof comp}: the JIT's compilation time in one iteration, in ms. */
+    static final String JIT = "compiler.time.profiled";
+    /**
+     * Compilation in one measured iteration above which the report lists the cell: 5 % of a 1 s
+     * iteration, time the benchmark's threads may have waited for a core or run unoptimised code.
+     */
+    static final double JIT_LIMIT_MS = 50;
 
     /** Lower is better for TIME and BYTES, higher for RATE. */
     enum Kind {
@@ -142,6 +149,8 @@ public final class BenchmarkReport {
     final Map<String, Cell> cells = new TreeMap<>();
     /** The same keys to the CPU per operation, in ns/op. */
     final Map<String, Cell> cpu = new TreeMap<>();
+    /** The same keys to the most compilation in any one measured iteration of any run, in ms. */
+    final Map<String, Double> jitMs = new TreeMap<>();
     /** Sampled benchmarks' percentiles, by the same key: JMH's percentile ("99.9") to the time. */
     final Map<String, Map<String, Double>> percentiles = new TreeMap<>();
     /** Facts about the run: JDK, JVM, JMH settings. */
@@ -168,6 +177,16 @@ public final class BenchmarkReport {
             Map<String, Object> cpuMetric = secondaryMetric(secondary, CPU);
             if (cpuMetric != null) {
                 cpu.put(key, fromRuns(cpuMetric));
+            }
+            Map<String, Object> jitMetric = secondaryMetric(secondary, JIT);
+            if (jitMetric != null) {
+                double most = 0;
+                for (List<Double> fork : rawData(jitMetric)) {
+                    for (double ms : fork) {
+                        most = Double.isNaN(ms) ? most : Math.max(most, ms);
+                    }
+                }
+                jitMs.put(key, most);
             }
             if (pm.get("scorePercentiles") instanceof Map) {
                 Map<String, Double> p = new LinkedHashMap<>();
@@ -752,7 +771,8 @@ public final class BenchmarkReport {
         }
         sb.append('\n');
         sb.append("- JMH ").append(run.getOrDefault("jmh", "?")).append(": ").append(run.getOrDefault("settings", "?"))
-                .append(" per benchmark and contender, with `-prof dev.portal.bench.jmh.CpuPerOpProfiler`\n");
+                .append(" per benchmark and contender, with `-prof dev.portal.bench.jmh.CpuPerOpProfiler`")
+                .append(jitMs.isEmpty() ? "" : " and `-prof comp`").append('\n');
         sb.append("- Versions: ").append(versions()).append('\n');
         if (run.containsKey("queued")) {
             sb.append("- Footprint (g): ").append(run.get("queued"))
@@ -798,6 +818,11 @@ public final class BenchmarkReport {
                     + "hop (the caller's request to the loop, each offload to a worker and back), and with nothing "
                     + "propagated. Cost above 1× is what carrying the MDC adds.\n\n");
             sb.append(context);
+        }
+        String jit = jitSection();
+        if (!jit.isEmpty()) {
+            sb.append("\n### The JIT in the measured seconds\n\n");
+            sb.append(jit);
         }
         String latency = latencyTable();
         if (!latency.isEmpty()) {
@@ -845,6 +870,56 @@ public final class BenchmarkReport {
             rule.append("|---:");
         }
         return head.append(" |\n").append(rule).append("|\n").append(sb).toString();
+    }
+
+    /**
+     * What JMH's {@code -prof comp} saw in the measured iterations: the cells measured while the JIT
+     * compiled more than {@link #JIT_LIMIT_MS} in one iteration, or that there were none; empty if the
+     * run had no compiler profile.
+     */
+    String jitSection() {
+        if (jitMs.isEmpty()) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "JMH's `-prof comp` counts the JIT's "
+                + "compilation time in each iteration. A figure measured while the JIT still compiles is a start-up "
+                + "figure: the benchmark's threads share the cores with the compiler and run code not yet optimised, "
+                + "which a running application no longer does. Listed here: every benchmark and contender with more "
+                + "than %.0f ms of compilation in one measured iteration of any run.%n%n", JIT_LIMIT_MS));
+        List<String> over = new ArrayList<>();
+        String mostKey = null;
+        for (Map.Entry<String, Double> e : jitMs.entrySet()) {
+            if (mostKey == null || e.getValue() > jitMs.get(mostKey)) {
+                mostKey = e.getKey();
+            }
+            if (e.getValue() > JIT_LIMIT_MS) {
+                over.add(String.format(Locale.ROOT, "| %s | %s | %.0f ms |%n", operation(e.getKey()),
+                        contenderOf(e.getKey()), e.getValue()));
+            }
+        }
+        if (over.isEmpty()) {
+            return sb.append(String.format(Locale.ROOT, "None: the most in one measured iteration was %.0f ms (%s, %s)."
+                    + "%n", jitMs.get(mostKey), operation(mostKey), contenderOf(mostKey))).toString();
+        }
+        sb.append("| Operation | Contender | most compilation in one measured iteration |\n|---|---|---:|\n");
+        over.forEach(sb::append);
+        return sb.toString();
+    }
+
+    /** The table's label of a benchmark key, or the benchmark's name when no row shows it. */
+    private static String operation(String key) {
+        for (Metric m : METRICS) {
+            if (m.sources().containsValue(key)) {
+                return m.label();
+            }
+        }
+        int hash = key.indexOf('#');
+        return "`" + (hash < 0 ? key : key.substring(0, hash)) + "`";
+    }
+
+    private static String contenderOf(String key) {
+        int hash = key.indexOf('#');
+        return hash < 0 ? "n/a" : DISPLAY.getOrDefault(key.substring(hash + 1), key.substring(hash + 1));
     }
 
     /** Portal without and with the MDC, per operation: time or throughput and CPU; empty if not measured. */

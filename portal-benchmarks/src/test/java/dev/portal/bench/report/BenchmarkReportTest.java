@@ -291,6 +291,44 @@ class BenchmarkReportTest {
                 .contains("Target: p99.9 and max no worse than the best contender's.");
     }
 
+    @Test
+    void jitSectionListsTheCellsMeasuredWhileTheJitCompiled() {
+        BenchmarkReport without = report(portalScores(10, 1_000_000, 2));
+        assertThat(without.jitSection()).as("no compiler profile in the run: no section").isEmpty();
+        assertThat(without.markdown(null, null, null, "today")).doesNotContain("The JIT in the measured seconds")
+                .doesNotContain("-prof comp");
+
+        // Portal's second run compiled for 1.8 s in its second measured second; Reactor's never above 3 ms.
+        BenchmarkReport compiling = reportWith(
+                withJit(entry("ExternalCallBenchmark.call64Threads", "portal", "thrpt", 400000, "ops/s", 20_000),
+                        "[ [ 40.0, 12.0, 3.0 ], [ 348.0, 1791.0, 887.0 ] ]"),
+                withJit(entry("ExternalCallBenchmark.call64Threads", "reactor", "thrpt", 160000, "ops/s", 20_000),
+                        "[ [ 3.0, 0.0, 1.0 ], [ 2.0, 0.0, 0.0 ] ]"));
+        assertThat(compiling.jitMs).containsEntry("ExternalCallBenchmark.call64Threads#portal", 1791.0)
+                .containsEntry("ExternalCallBenchmark.call64Threads#reactor", 3.0);
+        assertThat(compiling.jitSection())
+                .contains("| Operation | Contender | most compilation in one measured iteration |")
+                .contains("| (c) external calls, 64 threads | Portal | 1791 ms |")
+                .as("a contender under the limit is not listed").doesNotContain("Reactor");
+        assertThat(compiling.markdown(null, null, null, "today")).contains("### The JIT in the measured seconds")
+                .contains("with `-prof dev.portal.bench.jmh.CpuPerOpProfiler` and `-prof comp`");
+
+        BenchmarkReport quiet = reportWith(
+                withJit(entry("ExternalCallBenchmark.call64Threads", "portal", "thrpt", 400000, "ops/s", 20_000),
+                        "[ [ 40.0, 12.0, 3.0 ], [ 8.0, 50.0, 7.0 ] ]"),
+                withJit(entry("StartTaskSoonBenchmark.startTaskSoon20kAllOf", "vertx", "thrpt", 1.5e6, "ops/s", 200),
+                        "[ [ 2.0, 1.0, 0.0 ] ]"));
+        assertThat(quiet.jitSection()).as("50 ms is at the limit, not above it").doesNotContain("| Operation |")
+                .contains("None: the most in one measured iteration was 50 ms "
+                        + "((c) external calls, 64 threads, Portal).");
+    }
+
+    /** {@code entry} with JMH's compiler profile, whose per-iteration milliseconds are {@code rawData}. */
+    private static String withJit(String entry, String rawData) {
+        return entry.replace("\"secondaryMetrics\" : { ", "\"secondaryMetrics\" : { \"compiler.time.profiled\" : { "
+                + "\"score\" : 1.0, \"scoreError\" : \"NaN\", \"scoreUnit\" : \"ms\", \"rawData\" : " + rawData + " }, ");
+    }
+
     private static String sampled(String contender, double mean, String percentiles) {
         return entry("ExternalCallBenchmark.call64ThreadsLatency", contender, "sample", mean, "us/op", 30_000)
                 .replace("\"rawData\"", "\"scorePercentiles\" : { " + percentiles + " }, \"rawData\"");
