@@ -8,9 +8,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -885,21 +887,27 @@ public final class BenchmarkReport {
                 + "compilation time in each iteration. A figure measured while the JIT still compiles is a start-up "
                 + "figure: the benchmark's threads share the cores with the compiler and run code not yet optimised, "
                 + "which a running application no longer does. Listed here: every benchmark and contender with more "
-                + "than %.0f ms of compilation in one measured iteration of any run.%n%n", JIT_LIMIT_MS));
+                + "than %.0f ms of compilation in one measured iteration of any run.\n\n", JIT_LIMIT_MS));
+        // In the tables' order, then what no row shows (the 64-caller latency samples).
+        Set<String> ordered = new LinkedHashSet<>();
+        for (Metric m : METRICS) {
+            m.sources().values().stream().filter(jitMs::containsKey).forEach(ordered::add);
+        }
+        ordered.addAll(jitMs.keySet());
         List<String> over = new ArrayList<>();
-        String mostKey = null;
-        for (Map.Entry<String, Double> e : jitMs.entrySet()) {
-            if (mostKey == null || e.getValue() > jitMs.get(mostKey)) {
-                mostKey = e.getKey();
+        String mostKey = ordered.iterator().next();
+        for (String key : ordered) {
+            double ms = jitMs.get(key);
+            if (ms > jitMs.get(mostKey)) {
+                mostKey = key;
             }
-            if (e.getValue() > JIT_LIMIT_MS) {
-                over.add(String.format(Locale.ROOT, "| %s | %s | %.0f ms |%n", operation(e.getKey()),
-                        contenderOf(e.getKey()), e.getValue()));
+            if (ms > JIT_LIMIT_MS) {
+                over.add(String.format(Locale.ROOT, "| %s | %s | %.0f ms |\n", operation(key), contenderOf(key), ms));
             }
         }
         if (over.isEmpty()) {
-            return sb.append(String.format(Locale.ROOT, "None: the most in one measured iteration was %.0f ms (%s, %s)."
-                    + "%n", jitMs.get(mostKey), operation(mostKey), contenderOf(mostKey))).toString();
+            return sb.append(String.format(Locale.ROOT, "None: the most in one measured iteration was %.0f ms "
+                    + "(%s, %s).\n", jitMs.get(mostKey), operation(mostKey), contenderOf(mostKey))).toString();
         }
         sb.append("| Operation | Contender | most compilation in one measured iteration |\n|---|---|---:|\n");
         over.forEach(sb::append);

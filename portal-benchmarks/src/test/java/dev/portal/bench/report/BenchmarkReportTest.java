@@ -301,13 +301,17 @@ class BenchmarkReportTest {
         // Portal's second run compiled for 1.8 s in its second measured second; Reactor's never above 3 ms.
         BenchmarkReport compiling = reportWith(portal64WithJit("[ [ 40.0, 12.0, 3.0 ], [ 348.0, 1791.0, 887.0 ] ]"),
                 withJit(entry("ExternalCallBenchmark.call64Threads", "reactor", "thrpt", 160000, "ops/s", 20_000),
-                        "[ [ 3.0, 0.0, 1.0 ], [ 2.0, 0.0, 0.0 ] ]"));
+                        "[ [ 3.0, 0.0, 1.0 ], [ 2.0, 0.0, 0.0 ] ]"),
+                withJit(entry("OffloadBenchmark.roundTrip", "vertx", "avgt", 40, "us/op", 20_000), "[ [ 90.0 ] ]"));
         assertThat(compiling.jitMs).containsEntry("ExternalCallBenchmark.call64Threads#portal", 1791.0)
                 .containsEntry("ExternalCallBenchmark.call64Threads#reactor", 3.0);
         assertThat(compiling.jitSection())
                 .contains("| Operation | Contender | most compilation in one measured iteration |")
                 .contains("| (c) external calls, 64 threads | Portal | 1791 ms |")
-                .as("a contender under the limit is not listed").doesNotContain("Reactor");
+                .as("a contender under the limit is not listed").doesNotContain("Reactor")
+                .as("in the tables' order, (a) before (c)")
+                .containsSubsequence("| (a) offload round trip, loop → worker → loop, back to back | Vert.x | 90 ms |",
+                        "| (c) external calls, 64 threads | Portal | 1791 ms |");
         assertThat(compiling.markdown(null, null, null, "today")).contains("### The JIT in the measured seconds")
                 .contains("with `-prof dev.portal.bench.jmh.CpuPerOpProfiler` and `-prof comp`");
 
