@@ -925,7 +925,15 @@ public final class BenchmarkReport {
         return "`" + (hash < 0 ? key : key.substring(0, hash)) + "`";
     }
 
+    /** The contender a benchmark key measures: its parameter, or the row's for (f)'s one method per contender. */
     private static String contenderOf(String key) {
+        for (Metric m : METRICS) {
+            for (Map.Entry<String, String> source : m.sources().entrySet()) {
+                if (source.getValue().equals(key)) {
+                    return DISPLAY.get(source.getKey());
+                }
+            }
+        }
         int hash = key.indexOf('#');
         return hash < 0 ? "n/a" : DISPLAY.getOrDefault(key.substring(hash + 1), key.substring(hash + 1));
     }

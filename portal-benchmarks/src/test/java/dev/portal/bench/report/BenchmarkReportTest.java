@@ -302,7 +302,9 @@ class BenchmarkReportTest {
         BenchmarkReport compiling = reportWith(portal64WithJit("[ [ 40.0, 12.0, 3.0 ], [ 348.0, 1791.0, 887.0 ] ]"),
                 withJit(entry("ExternalCallBenchmark.call64Threads", "reactor", "thrpt", 160000, "ops/s", 20_000),
                         "[ [ 3.0, 0.0, 1.0 ], [ 2.0, 0.0, 0.0 ] ]"),
-                withJit(entry("OffloadBenchmark.roundTrip", "vertx", "avgt", 40, "us/op", 20_000), "[ [ 90.0 ] ]"));
+                withJit(entry("OffloadBenchmark.roundTrip", "vertx", "avgt", 40, "us/op", 20_000), "[ [ 90.0 ] ]"),
+                withJit(entry("CheckCancelledBenchmark.threadLocalPlusVolatile", null, "avgt", 1.5, "ns/op", 1.6),
+                        "[ [ 70.0 ] ]"));
         assertThat(compiling.jitMs).containsEntry("ExternalCallBenchmark.call64Threads#portal", 1791.0)
                 .containsEntry("ExternalCallBenchmark.call64Threads#reactor", 3.0);
         assertThat(compiling.jitSection())
@@ -311,7 +313,9 @@ class BenchmarkReportTest {
                 .as("a contender under the limit is not listed").doesNotContain("Reactor")
                 .as("in the tables' order, (a) before (c)")
                 .containsSubsequence("| (a) offload round trip, loop → worker → loop, back to back | Vert.x | 90 ms |",
-                        "| (c) external calls, 64 threads | Portal | 1791 ms |");
+                        "| (c) external calls, 64 threads | Portal | 1791 ms |")
+                .as("(f) measures each contender with a method of its own, named by the row")
+                .contains("| (f) cancellation poll on a worker | JDK floor | 70 ms |");
         assertThat(compiling.markdown(null, null, null, "today")).contains("### The JIT in the measured seconds")
                 .contains("with `-prof dev.portal.bench.jmh.CpuPerOpProfiler` and `-prof comp`");
 
