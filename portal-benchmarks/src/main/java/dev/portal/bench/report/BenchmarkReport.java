@@ -902,40 +902,37 @@ public final class BenchmarkReport {
                 mostKey = key;
             }
             if (ms > JIT_LIMIT_MS) {
-                over.add(String.format(Locale.ROOT, "| %s | %s | %.0f ms |\n", operation(key), contenderOf(key), ms));
+                over.add(String.format(Locale.ROOT, "| %s | %.0f ms |\n", String.join(" | ", rowOf(key)), ms));
             }
         }
         if (over.isEmpty()) {
             return sb.append(String.format(Locale.ROOT, "None: the most in one measured iteration was %.0f ms "
-                    + "(%s, %s).\n", jitMs.get(mostKey), operation(mostKey), contenderOf(mostKey))).toString();
+                    + "(%s).\n", jitMs.get(mostKey), String.join(", ", rowOf(mostKey)))).toString();
         }
         sb.append("| Operation | Contender | most compilation in one measured iteration |\n|---|---|---:|\n");
         over.forEach(sb::append);
         return sb.toString();
     }
 
-    /** The table's label of a benchmark key, or the benchmark's name when no row shows it. */
-    private static String operation(String key) {
-        for (Metric m : METRICS) {
-            if (m.sources().containsValue(key)) {
-                return m.label();
-            }
-        }
-        int hash = key.indexOf('#');
-        return "`" + (hash < 0 ? key : key.substring(0, hash)) + "`";
-    }
-
-    /** The contender a benchmark key measures: its parameter, or the row's for (f)'s one method per contender. */
-    private static String contenderOf(String key) {
+    /**
+     * The operation and the contender a benchmark key measures, as the tables name them: from the
+     * row whose source it is ((f) measures each contender with a method of its own), else the
+     * benchmark's name and its contender parameter.
+     */
+    private static List<String> rowOf(String key) {
         for (Metric m : METRICS) {
             for (Map.Entry<String, String> source : m.sources().entrySet()) {
                 if (source.getValue().equals(key)) {
-                    return DISPLAY.get(source.getKey());
+                    return List.of(m.label(), DISPLAY.get(source.getKey()));
                 }
             }
         }
         int hash = key.indexOf('#');
-        return hash < 0 ? "n/a" : DISPLAY.getOrDefault(key.substring(hash + 1), key.substring(hash + 1));
+        if (hash < 0) {
+            return List.of("`" + key + "`", "n/a");
+        }
+        String contender = key.substring(hash + 1);
+        return List.of("`" + key.substring(0, hash) + "`", DISPLAY.getOrDefault(contender, contender));
     }
 
     /** Portal without and with the MDC, per operation: time or throughput and CPU; empty if not measured. */
