@@ -406,6 +406,20 @@ class BenchmarkReportTest {
     }
 
     @Test
+    void jvmOptionsNoteExplainsTheOptionsItKnows() {
+        assertThat(BenchmarkReport.jvmOptionsNote("-Xms1g -Xmx1g")).isEmpty();
+        assertThat(BenchmarkReport.jvmOptionsNote("-Xmx1g -XX:+AlwaysPreTouch"))
+                .startsWith(" (`-XX:+AlwaysPreTouch` touches the whole heap").endsWith("collection)")
+                .doesNotContain("_jmhStub");
+        String both = BenchmarkReport.jvmOptionsNote("-XX:+AlwaysPreTouch -XX:CompileCommand=quiet "
+                + "-XX:CompileCommand=CompileThresholdScaling,*::*_jmhStub,0.01");
+        assertThat(both).contains("eden's first collection; the `CompileThresholdScaling` command applies to JMH's "
+                + "generated measurement loops alone (`*_jmhStub`)", "default thresholds)");
+        // A scaling for every method is not the harness-only one: it is not explained away.
+        assertThat(BenchmarkReport.jvmOptionsNote("-XX:CompileThresholdScaling=0.1")).isEmpty();
+    }
+
+    @Test
     void jsonReaderHandlesJmhsShapes() {
         Object v = Json.parse("{\"a\" : [1, 2.5e3, \"NaN\", true, false, null, \"q\\\"\\u00e9\"], \"b\" : {}}");
         assertThat(v).isInstanceOf(Map.class);
