@@ -51,7 +51,9 @@ public class PacedBenchmark {
          * cost a running application pays once, not per call. Paced at 100 µs, every other call
          * still finds the threads idle (longer than any spin), so the paced paths are compiled, and
          * the unpaced calls compile the rest; measured, compilation in the measured seconds falls
-         * to 0 to 5 ms.
+         * to 0 to 5 ms. That also needs JMH's own measurement loop compiled early, which at this
+         * rate it was not: {@code bench/run.sh} lowers the JIT's thresholds for it alone (see the
+         * {@code CompileThresholdScaling} note there).
          */
         static final int WARM_UP_PERIOD_MICROS = 100;
 
