@@ -764,7 +764,10 @@ public final class BenchmarkReport {
                     + "write to each fresh heap page, and allocation runs at full speed before eden's first "
                     + "collection");
         }
-        if (jvmArgs.contains("CompileThresholdScaling") && jvmArgs.contains("_jmhStub")) {
+        // Only when the stub command is the sole scaling: a global -XX:CompileThresholdScaling= would
+        // change the contenders' thresholds too, and the note says they keep the defaults.
+        if (jvmArgs.contains("CompileCommand=CompileThresholdScaling,*::*_jmhStub,")
+                && !jvmArgs.contains("-XX:CompileThresholdScaling=")) {
             notes.add("the `CompileThresholdScaling` command applies to JMH's generated measurement loops alone "
                     + "(`*_jmhStub`): they compile in the first warm-up second instead of in the measured ones; "
                     + "a loop that makes one call every 200 µs otherwise stayed interpreted until then, and once "

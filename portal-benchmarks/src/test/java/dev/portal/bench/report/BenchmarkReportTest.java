@@ -417,6 +417,9 @@ class BenchmarkReportTest {
                 + "generated measurement loops alone (`*_jmhStub`)", "default thresholds)");
         // A scaling for every method is not the harness-only one: it is not explained away.
         assertThat(BenchmarkReport.jvmOptionsNote("-XX:CompileThresholdScaling=0.1")).isEmpty();
+        assertThat(BenchmarkReport.jvmOptionsNote("-XX:CompileThresholdScaling=0.1 "
+                + "-XX:CompileCommand=CompileThresholdScaling,*::*_jmhStub,0.01"))
+                .as("with a global scaling beside it, the contenders do not keep the defaults").isEmpty();
     }
 
     @Test
